@@ -1,0 +1,514 @@
+import { existsSync } from "node:fs";
+import * as os from "node:os";
+import { resolve as resolvePath } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Update, UserFromGetMe } from "grammy/types";
+import { describeError, logger, redact } from "./log.js";
+import { checkFunction, checkNumber, optionalObject, rejectUnknownKeys, show } from "./options.js";
+import {
+  isReadyMessage,
+  isResultMessage,
+  PROTOCOL,
+  type ResultMessage,
+  type SerializedError,
+  type UpdateMessage,
+  type WorkerSeed,
+} from "./thread.js";
+
+const log = logger("distribute");
+
+/** Restart delays after consecutive quick crashes: 0, 100, 200, 400, … ms, capped. */
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_MAX_MS = 10_000;
+/** A worker that lived this long before dying is considered healthy again. */
+const STABLE_MS = 5_000;
+
+/**
+ * Options of {@link distribute}.
+ *
+ * @example
+ * ```ts
+ * const options: DistributeOptions<Context> = {
+ *   count: 4,
+ *   key: (ctx) => ctx.chat?.id,
+ * };
+ * bot.use(distribute(new URL("./worker.js", import.meta.url), options));
+ * ```
+ */
+export interface DistributeOptions<C> {
+  /**
+   * Number of worker threads. Defaults to the number of CPU cores minus one
+   * (one core is left to the central bot), but at least 1.
+   */
+  count?: number;
+  /**
+   * Picks the worker of an update: updates with the same key always go to the
+   * same worker, and each one is sent only after the previous update with that
+   * key has been handled, so their order is kept. `undefined` means "no
+   * constraint": the update is placed by its `update_id` and not ordered.
+   * Defaults to the chat id, else the id of the user the update is from.
+   */
+  key?: (ctx: C) => string | number | undefined;
+}
+
+/**
+ * State of one worker slot, as returned by {@link DistributeMiddleware.stats}.
+ *
+ * @example
+ * ```ts
+ * const busy: WorkerStats[] = middleware.stats().workers.filter((w) => w.inFlight > 0);
+ * ```
+ */
+export interface WorkerStats {
+  /** Position of the slot, as used in error messages (`Worker 2 …`). */
+  index: number;
+  /** Updates sent to (or waiting for) this slot that have not settled yet. */
+  inFlight: number;
+  /** How many times a new worker thread was started after the first one died. */
+  restarts: number;
+  /** Whether a worker thread is running and has finished starting up. */
+  alive: boolean;
+  /** Why the last worker thread of this slot died, if one did. */
+  lastError?: string;
+}
+
+/**
+ * Snapshot of a worker pool, as returned by {@link DistributeMiddleware.stats}.
+ *
+ * @example
+ * ```ts
+ * const stats: DistributeStats = middleware.stats();
+ * console.log(stats.workers.map((w) => `${w.index}: ${w.inFlight}`).join(", "));
+ * ```
+ */
+export interface DistributeStats {
+  workers: WorkerStats[];
+}
+
+/**
+ * The middleware returned by {@link distribute}: call it with a context to have
+ * a worker handle the update; it resolves once the worker has handled it and
+ * rejects if the worker's middleware failed or the worker died meanwhile.
+ *
+ * @example
+ * ```ts
+ * const middleware: DistributeMiddleware<Context> = distribute("./worker.js");
+ * bot.use(middleware);
+ * // …later, after the runner has stopped:
+ * await middleware.close();
+ * ```
+ */
+export interface DistributeMiddleware<C> {
+  (ctx: C): Promise<void>;
+  /**
+   * The state of every worker slot. Before the first update there are no
+   * threads yet, so every slot shows as not alive.
+   */
+  stats(): DistributeStats;
+  /**
+   * Terminates all worker threads. Updates not handled yet reject, and so do
+   * later calls of the middleware. Idle workers never keep the process alive,
+   * so this is only needed to free the threads early.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates middleware that hands updates to worker threads, so that the bot's
+ * work is spread over several CPU cores. The worker file (a path or `file:`
+ * URL of a JavaScript module) creates a {@link BotWorker} and installs the
+ * bot's handlers on it; the central bot only fetches updates and passes them
+ * on.
+ *
+ * The threads are started on the first update (its `ctx.me` becomes the
+ * workers' `botInfo`), one pool per call of `distribute()`. Updates with the
+ * same key (default: the chat) go to the same worker one after another, so a
+ * chat's updates are handled in order. A middleware error in a worker that
+ * the worker does not handle with its own `bot.catch` makes this middleware
+ * reject, so it reaches the central `bot.catch`. A worker thread that dies is
+ * restarted (with a growing delay if it keeps dying right away), and the
+ * updates it was handling reject with an error naming the worker and update.
+ *
+ * @param specifier Path or `file:` URL of the worker file
+ * @param options Number of workers and how updates are assigned to them
+ * @returns The middleware, with `stats()` and `close()`
+ *
+ * @example
+ * ```ts
+ * // bot.ts
+ * import { Bot } from "grammy";
+ * import { distribute, run } from "grammy-runner";
+ *
+ * const bot = new Bot(process.env.BOT_TOKEN ?? "");
+ * bot.use(distribute(new URL("./worker.js", import.meta.url), { count: 4 }));
+ * run(bot);
+ *
+ * // worker.js
+ * import { BotWorker } from "grammy-runner";
+ * const worker = new BotWorker(process.env.BOT_TOKEN ?? "");
+ * worker.on("message", (ctx) => ctx.reply("Hi from a worker thread!"));
+ * ```
+ */
+export function distribute<C extends { update: { update_id: number }; me: UserFromGetMe }>(
+  specifier: string | URL,
+  options?: DistributeOptions<C>,
+): DistributeMiddleware<C> {
+  const file = workerFile(specifier);
+  const opts = optionalObject("options", options);
+  rejectUnknownKeys("", opts, ["count", "key"]);
+  const count = opts.count === undefined ? defaultCount() : checkCount(opts.count);
+  const key = opts.key === undefined ? defaultKey : checkFunction("key", opts.key);
+
+  let pool: Pool | undefined;
+  let closed: Promise<void> | undefined;
+  /** Last promise (never rejecting) per key; removed once its queue runs empty. */
+  const tails = new Map<string, Promise<void>>();
+
+  function inOrder(k: string, task: () => Promise<void>): Promise<void> {
+    const previous = tails.get(k);
+    const result = previous === undefined ? task() : previous.then(task);
+    const tail = result.then(noop, noop);
+    tails.set(k, tail);
+    void tail.then(() => {
+      if (tails.get(k) === tail) tails.delete(k);
+    });
+    return result;
+  }
+
+  async function middleware(ctx: C): Promise<void> {
+    const k = key(ctx);
+    if (k !== undefined && typeof k !== "string" && typeof k !== "number") {
+      throw new TypeError(
+        `Option \`key\` must return a string, a number or undefined, but returned ${show(k)}.`,
+      );
+    }
+    const update = ctx.update as Update;
+    const route = k === undefined ? String(update.update_id) : String(k);
+    const index = hash(route) % count;
+    const send = (): Promise<void> => {
+      if (closed !== undefined) return Promise.reject(closedError(update.update_id));
+      pool ??= new Pool(file, { protocol: PROTOCOL, me: ctx.me }, count);
+      return pool.run(index, update);
+    };
+    await (k === undefined ? send() : inOrder(route, send));
+  }
+
+  return Object.assign(middleware, {
+    stats: (): DistributeStats =>
+      pool?.stats() ?? {
+        workers: Array.from({ length: count }, (_, index) => ({
+          index,
+          inFlight: 0,
+          restarts: 0,
+          alive: false,
+        })),
+      },
+    close: (): Promise<void> => {
+      closed ??= pool?.close() ?? Promise.resolve();
+      return closed;
+    },
+  });
+}
+
+interface Job {
+  update: Update;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** One position in the pool; its worker thread is replaced whenever it dies. */
+class Slot {
+  worker: Worker | undefined;
+  /** The worker has sent `ready`, so updates may be posted to it. */
+  ready = false;
+  spawnedAt = 0;
+  restarts = 0;
+  /** Consecutive deaths of short-lived workers, driving the restart delay. */
+  failures = 0;
+  retry: NodeJS.Timeout | undefined;
+  /** Updates waiting for a worker that is starting, or backing off. */
+  queued: Job[] = [];
+  /** Updates posted to the worker, by `update_id` (a list, as ids may repeat). */
+  posted = new Map<number, Job[]>();
+  postedCount = 0;
+  lastError: string | undefined;
+
+  constructor(readonly index: number) {}
+
+  get inFlight(): number {
+    return this.queued.length + this.postedCount;
+  }
+}
+
+class Pool {
+  readonly #slots: Slot[];
+  #closed = false;
+
+  constructor(
+    readonly file: string | URL,
+    readonly seed: WorkerSeed,
+    count: number,
+  ) {
+    this.#slots = Array.from({ length: count }, (_, index) => new Slot(index));
+    for (const slot of this.#slots) this.#spawn(slot);
+  }
+
+  run(index: number, update: Update): Promise<void> {
+    const slot = this.#slots[index];
+    return new Promise<void>((resolve, reject) => {
+      const job: Job = { update, resolve, reject };
+      if (slot.worker !== undefined && slot.ready) {
+        this.#post(slot, slot.worker, job);
+      } else {
+        slot.queued.push(job);
+        this.#updateRefs(slot);
+      }
+    });
+  }
+
+  stats(): DistributeStats {
+    return {
+      workers: this.#slots.map((slot) => ({
+        index: slot.index,
+        inFlight: slot.inFlight,
+        restarts: slot.restarts,
+        alive: slot.worker !== undefined && slot.ready,
+        ...(slot.lastError === undefined ? {} : { lastError: slot.lastError }),
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const workers: Worker[] = [];
+    for (const slot of this.#slots) {
+      clearTimeout(slot.retry);
+      slot.retry = undefined;
+      // Detach first, so that the exit caused by terminate() is not taken for a crash.
+      if (slot.worker !== undefined) workers.push(slot.worker);
+      slot.worker = undefined;
+      slot.ready = false;
+      this.#rejectAll(slot, (id) => closedError(id, slot.index));
+    }
+    log(`closing ${workers.length} worker(s)`);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+
+  #spawn(slot: Slot): void {
+    slot.retry = undefined;
+    let worker: Worker;
+    try {
+      worker = new Worker(this.file, { workerData: this.seed });
+    } catch (error) {
+      this.#died(slot, 0, `could not be started: ${describeError(error)}`);
+      return;
+    }
+    slot.worker = worker;
+    slot.ready = false;
+    slot.spawnedAt = Date.now();
+    this.#updateRefs(slot);
+    /** Set by an 'error' event, which comes before the exit and says more than the code. */
+    let uncaught: string | undefined;
+    let started = false;
+    worker.on("message", (message: unknown) => {
+      if (slot.worker !== worker) return;
+      if (isReadyMessage(message)) {
+        if (uncaught !== undefined) return;
+        started = true;
+        slot.ready = true;
+        for (const job of slot.queued.splice(0)) this.#post(slot, worker, job);
+        this.#updateRefs(slot);
+      } else if (isResultMessage(message)) {
+        this.#settle(slot, message);
+      }
+    });
+    // Without an 'error' listener, an uncaught error in the worker would be
+    // rethrown in this thread and take the whole bot down.
+    worker.on("error", (error) => {
+      if (slot.worker !== worker) return;
+      uncaught = describeError(error);
+      // The thread is going down, but its 'exit' is still to come: hold new
+      // updates back for the replacement instead of posting them into the void.
+      slot.ready = false;
+      this.#rejectPosted(
+        slot,
+        (id) =>
+          new Error(
+            `Worker ${slot.index} crashed with an uncaught error while handling update ${id}: ${uncaught}`,
+          ),
+      );
+    });
+    worker.on("messageerror", (error) => {
+      log(`worker ${slot.index} sent a message that could not be read: ${describeError(error)}`);
+    });
+    worker.on("exit", (code) => {
+      if (slot.worker !== worker) return;
+      slot.worker = undefined;
+      slot.ready = false;
+      this.#rejectPosted(
+        slot,
+        (id) =>
+          new Error(`Worker ${slot.index} exited with code ${code} while handling update ${id}`),
+      );
+      const when = started ? "" : " while starting";
+      const reason =
+        uncaught !== undefined
+          ? `crashed with an uncaught error${when}: ${uncaught}`
+          : `exited with code ${code}${started ? "" : " before it was ready (does the worker file create a BotWorker?)"}`;
+      this.#died(slot, Date.now() - slot.spawnedAt, reason);
+    });
+  }
+
+  /** Schedules the slot's next worker, backing off while workers keep dying young. */
+  #died(slot: Slot, uptime: number, reason: string): void {
+    if (this.#closed) return;
+    slot.lastError = reason;
+    slot.failures = uptime >= STABLE_MS ? 1 : slot.failures + 1;
+    const delay =
+      slot.failures <= 1 ? 0 : Math.min(BACKOFF_BASE_MS * 2 ** (slot.failures - 2), BACKOFF_MAX_MS);
+    log(
+      `worker ${slot.index} ${reason}; restarting in ${delay} ms` +
+        (slot.failures > 1 ? ` (${slot.failures} quick failures in a row)` : ""),
+    );
+    slot.retry = setTimeout(() => {
+      if (this.#closed) return;
+      slot.restarts += 1;
+      this.#spawn(slot);
+    }, delay);
+    this.#updateRefs(slot);
+  }
+
+  #post(slot: Slot, worker: Worker, job: Job): void {
+    const id = job.update.update_id;
+    try {
+      worker.postMessage({ update: job.update } satisfies UpdateMessage);
+    } catch (error) {
+      job.reject(
+        new Error(`Cannot send update ${id} to worker ${slot.index}: ${describeError(error)}`),
+      );
+      return;
+    }
+    const jobs = slot.posted.get(id);
+    if (jobs === undefined) slot.posted.set(id, [job]);
+    else jobs.push(job);
+    slot.postedCount += 1;
+    this.#updateRefs(slot);
+  }
+
+  #settle(slot: Slot, message: ResultMessage): void {
+    const jobs = slot.posted.get(message.id);
+    const job = jobs?.shift();
+    if (jobs === undefined || job === undefined) return;
+    if (jobs.length === 0) slot.posted.delete(message.id);
+    slot.postedCount -= 1;
+    this.#updateRefs(slot);
+    if (message.ok) job.resolve();
+    else job.reject(workerError(slot.index, message.id, message.error));
+  }
+
+  #rejectPosted(slot: Slot, error: (id: number) => Error): void {
+    const posted = [...slot.posted.values()].flat();
+    slot.posted.clear();
+    slot.postedCount = 0;
+    this.#updateRefs(slot);
+    for (const job of posted) job.reject(error(job.update.update_id));
+  }
+
+  #rejectAll(slot: Slot, error: (id: number) => Error): void {
+    const queued = slot.queued.splice(0);
+    this.#rejectPosted(slot, error);
+    for (const job of queued) job.reject(error(job.update.update_id));
+  }
+
+  /**
+   * Holds the process open only while there is work: an idle worker (or a
+   * pending restart with nothing waiting for it) must not stop the process
+   * from exiting after the runner has stopped.
+   */
+  #updateRefs(slot: Slot): void {
+    const busy = slot.inFlight > 0 && !this.#closed;
+    if (slot.worker !== undefined) {
+      if (busy) slot.worker.ref();
+      else slot.worker.unref();
+    }
+    if (slot.retry !== undefined) {
+      if (busy) slot.retry.ref();
+      else slot.retry.unref();
+    }
+  }
+}
+
+function workerError(index: number, id: number, error: SerializedError): Error {
+  const cause = new Error(error.message);
+  cause.name = error.name;
+  if (error.stack !== undefined) cause.stack = error.stack;
+  return new Error(`Worker ${index} failed to handle update ${id}: ${error.message}`, { cause });
+}
+
+function closedError(id: number, index?: number): Error {
+  const where = index === undefined ? "" : ` by worker ${index}`;
+  return new Error(`distribute() was closed before update ${id} was handled${where}`);
+}
+
+function noop(): void {}
+
+/** FNV-1a: cheap, stable across processes, and spreads sequential chat ids evenly. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function defaultKey(ctx: object): string | number | undefined {
+  const { chat, from } = ctx as { chat?: { id?: unknown }; from?: { id?: unknown } };
+  const id = chat?.id ?? from?.id;
+  return typeof id === "number" || typeof id === "string" ? id : undefined;
+}
+
+function defaultCount(): number {
+  const cores =
+    typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, cores - 1);
+}
+
+function checkCount(value: unknown): number {
+  const count = checkNumber("count", value, { min: 1, integer: true });
+  if (!Number.isFinite(count)) {
+    throw new RangeError(`Option \`count\` must be a finite integer >= 1, but got ${show(value)}.`);
+  }
+  return count;
+}
+
+/**
+ * Resolves the specifier the way `new Worker()` will, but now, so that a typo
+ * fails when `distribute()` is called instead of as a crash loop later.
+ */
+function workerFile(specifier: unknown): string | URL {
+  const expected = "a path or file: URL of an existing worker file";
+  let path: string;
+  if (specifier instanceof URL) {
+    if (specifier.protocol === "data:") return specifier;
+    if (specifier.protocol !== "file:") {
+      throw new TypeError(
+        `Argument \`specifier\` must be ${expected}, but got the URL ${JSON.stringify(redact(specifier.href))}.`,
+      );
+    }
+    path = fileURLToPath(specifier);
+  } else if (typeof specifier === "string" && specifier !== "") {
+    path = specifier.startsWith("file:") ? fileURLToPath(specifier) : resolvePath(specifier);
+  } else {
+    throw new TypeError(`Argument \`specifier\` must be ${expected}, but got ${show(specifier)}.`);
+  }
+  // Node resolves an extensionless path like require() does; loaders such as tsx add .ts.
+  const found = ["", ".js", ".ts"].some((ext) => existsSync(path + ext));
+  if (!found) {
+    throw new TypeError(
+      `Argument \`specifier\` must be ${expected}, but got ${show(typeof specifier === "string" ? specifier : specifier.href)}, and there is no file at ${path}.`,
+    );
+  }
+  return specifier instanceof URL ? specifier : path;
+}

@@ -1,0 +1,37 @@
+/**
+ * Why a runner ended on its own. Lets callers branch without parsing messages.
+ *
+ * - `unauthorized`: Telegram rejected the token (401).
+ * - `conflict`: another process polls with this token (409).
+ * - `webhook_active`: a webhook is set and `runner.deleteWebhook` is `false`.
+ * - `retry_time_exceeded`: fetching kept failing for longer than `maxRetryTime`.
+ */
+export type RunnerErrorCode =
+  | "unauthorized"
+  | "conflict"
+  | "webhook_active"
+  | "retry_time_exceeded";
+
+/**
+ * The error `handle.task()` rejects with when the runner cannot go on. Its
+ * message says what to do; `cause` holds the last error from the Bot API.
+ *
+ * @example
+ * ```ts
+ * const handle = run(bot);
+ * handle.task()?.catch((error) => {
+ *   if (error instanceof RunnerError && error.code === "unauthorized") process.exit(78);
+ *   throw error;
+ * });
+ * ```
+ */
+export class RunnerError extends Error {
+  override readonly name = "RunnerError";
+  constructor(
+    readonly code: RunnerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

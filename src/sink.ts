@@ -1,0 +1,242 @@
+import {
+  checkDuration,
+  checkFunction,
+  checkNumber,
+  optionalObject,
+  rejectUnknownKeys,
+} from "./options.js";
+import { DecayingDeque } from "./queue.js";
+
+/**
+ * Something that handles one update, e.g. `{ consume: (u) => bot.handleUpdate(u) }`.
+ *
+ * @example
+ * ```ts
+ * const consumer: UpdateConsumer<Update> = { consume: (update) => bot.handleUpdate(update) };
+ * ```
+ */
+export interface UpdateConsumer<Y> {
+  /** Handles an update; the returned promise settles when handling is done. */
+  consume: (update: Y) => Promise<void>;
+}
+
+/**
+ * Where the runner puts the updates it fetched.
+ *
+ * @example
+ * ```ts
+ * const sink: UpdateSink<Update> = createConcurrentSink(consumer, errorHandler);
+ * const free = await sink.handle(updates); // how many more updates to fetch next
+ * ```
+ */
+export interface UpdateSink<Y> {
+  /**
+   * Takes a batch of updates and resolves, once the sink can accept more, with
+   * how many more it can take (the `limit` of the next fetch).
+   */
+  handle: (updates: Y[]) => Promise<number>;
+  /** Number of updates accepted and not yet done (running or waiting for a slot). */
+  size: () => number;
+  /** The updates accepted and not yet done, oldest first. */
+  snapshot: () => Y[];
+  /**
+   * Resolves when every accepted update is done (timed-out ones are not waited
+   * for). The runner awaits it on `stop()`; a sink without it is not drained.
+   */
+  drain?: () => Promise<void>;
+}
+
+/**
+ * Options of the sinks.
+ *
+ * @example
+ * ```ts
+ * const options: SinkOptions<Update> = {
+ *   concurrency: 100,
+ *   timeout: {
+ *     milliseconds: 30_000,
+ *     handler: (update) => console.warn(`update ${update.update_id} is slow`),
+ *   },
+ * };
+ * run(bot, { sink: options });
+ * ```
+ */
+export interface SinkOptions<Y> {
+  /**
+   * Maximum number of updates handled at once by the concurrent sink: an
+   * integer >= 1, or `Infinity`. Default: 500. The runner never fetches more
+   * updates than there are free slots.
+   */
+  concurrency?: number;
+  /**
+   * A handler running longer than `milliseconds` is reported to `handler`
+   * (with a promise that settles when the handler finally does) and frees its
+   * slot. Its `updateSignal()` is aborted; if it later fails, the error still
+   * reaches the error handler.
+   */
+  timeout?: {
+    milliseconds: number;
+    handler: (update: Y, task: Promise<void>) => void;
+  };
+}
+
+const SINK_KEYS = ["concurrency", "timeout"] as const;
+const TIMEOUT_KEYS = ["milliseconds", "handler"] as const;
+const DEFAULT_CONCURRENCY = 500;
+
+interface ValidSinkOptions<Y> {
+  concurrency: number;
+  milliseconds: number;
+  onTimeout: (update: Y, task: Promise<void>) => void;
+}
+
+/** Validates sink options at creation; exported for `run()`. */
+export function validateSinkOptions<Y>(options: SinkOptions<Y> | undefined): ValidSinkOptions<Y> {
+  const opts = optionalObject("sink", options);
+  rejectUnknownKeys("sink", opts, SINK_KEYS);
+  const concurrency =
+    opts.concurrency === undefined
+      ? DEFAULT_CONCURRENCY
+      : checkNumber("sink.concurrency", opts.concurrency, { min: 1, integer: true });
+  const timeout = optionalObject("sink.timeout", opts.timeout);
+  rejectUnknownKeys("sink.timeout", timeout, TIMEOUT_KEYS);
+  if (opts.timeout === undefined) return { concurrency, milliseconds: Infinity, onTimeout: noop };
+  const milliseconds =
+    timeout.milliseconds === Infinity
+      ? Infinity
+      : checkDuration("sink.timeout.milliseconds", timeout.milliseconds);
+  const onTimeout =
+    timeout.handler === undefined ? noop : checkFunction("sink.timeout.handler", timeout.handler);
+  return { concurrency, milliseconds, onTimeout };
+}
+
+function noop(): void {}
+
+function checkSinkArguments(consumer: unknown, errorHandler: unknown): void {
+  if (typeof consumer !== "object" || consumer === null)
+    throw new TypeError("The update consumer must be an object with a `consume` function.");
+  checkFunction("consume", (consumer as { consume?: unknown }).consume);
+  checkFunction("errorHandler", errorHandler);
+}
+
+function sinkOn<Y, R>(
+  queue: DecayingDeque<Y, R>,
+  handle: (updates: Y[]) => Promise<number>,
+): UpdateSink<Y> {
+  return {
+    handle,
+    size: () => queue.length,
+    snapshot: () => queue.pendingTasks(),
+    drain: () => queue.empty(),
+  };
+}
+
+function queueFor<Y, R>(
+  consumer: UpdateConsumer<Y>,
+  errorHandler: (error: R) => Promise<void>,
+  concurrency: number,
+  options: ValidSinkOptions<Y>,
+): DecayingDeque<Y, R> {
+  return new DecayingDeque<Y, R>(
+    options.milliseconds,
+    (update) => consumer.consume(update),
+    concurrency,
+    (error) => errorHandler(error),
+    options.onTimeout,
+  );
+}
+
+/**
+ * Creates a sink that handles updates concurrently, at most `concurrency`
+ * (default 500) at once. This is the sink of `run(bot)`.
+ *
+ * @param consumer Handles one update
+ * @param errorHandler Receives the error of every failed update
+ * @param options Concurrency and timeout
+ * @returns A sink whose `handle` resolves with the number of free slots
+ *
+ * @example
+ * ```ts
+ * const sink = createConcurrentSink(
+ *   { consume: (update) => bot.handleUpdate(update) },
+ *   async (error) => console.error(error),
+ *   { concurrency: 100 },
+ * );
+ * const runner = createRunner(createSource(supplier), sink);
+ * runner.start();
+ * ```
+ */
+export function createConcurrentSink<Y, R = unknown>(
+  consumer: UpdateConsumer<Y>,
+  errorHandler: (error: R) => Promise<void>,
+  options?: SinkOptions<Y>,
+): UpdateSink<Y> {
+  checkSinkArguments(consumer, errorHandler);
+  const valid = validateSinkOptions(options);
+  const queue = queueFor(consumer, errorHandler, valid.concurrency, valid);
+  return sinkOn(queue, (updates) => queue.add(updates));
+}
+
+/**
+ * Creates a sink that handles one update at a time, like `bot.start()`: each
+ * `handle` call resolves when its whole batch is done. Predictable, handy for
+ * debugging; too slow for a busy bot. `concurrency` is ignored.
+ *
+ * @param consumer Handles one update
+ * @param errorHandler Receives the error of every failed update
+ * @param options Timeout (a timed-out update lets the next one start)
+ * @returns A sequential sink
+ *
+ * @example
+ * ```ts
+ * const sink = createSequentialSink(
+ *   { consume: (update) => bot.handleUpdate(update) },
+ *   async (error) => console.error(error),
+ * );
+ * ```
+ */
+export function createSequentialSink<Y, R = unknown>(
+  consumer: UpdateConsumer<Y>,
+  errorHandler: (error: R) => Promise<void>,
+  options?: SinkOptions<Y>,
+): UpdateSink<Y> {
+  checkSinkArguments(consumer, errorHandler);
+  const valid = validateSinkOptions(options);
+  const queue = queueFor(consumer, errorHandler, 1, valid);
+  return sinkOn(queue, (updates) => untilDone(queue, updates));
+}
+
+/**
+ * Creates a sink that handles each batch concurrently and starts the next
+ * batch only when the previous one is done (the behaviour of older
+ * frameworks). `concurrency` is ignored.
+ *
+ * @param consumer Handles one update
+ * @param errorHandler Receives the error of every failed update
+ * @param options Timeout (a timed-out update no longer holds back the batch)
+ * @returns A batch sink
+ *
+ * @example
+ * ```ts
+ * const sink = createBatchSink(
+ *   { consume: (update) => bot.handleUpdate(update) },
+ *   async (error) => console.error(error),
+ * );
+ * ```
+ */
+export function createBatchSink<Y, R = unknown>(
+  consumer: UpdateConsumer<Y>,
+  errorHandler: (error: R) => Promise<void>,
+  options?: SinkOptions<Y>,
+): UpdateSink<Y> {
+  checkSinkArguments(consumer, errorHandler);
+  const valid = validateSinkOptions(options);
+  const queue = queueFor(consumer, errorHandler, Infinity, valid);
+  return sinkOn(queue, (updates) => untilDone(queue, updates));
+}
+
+async function untilDone<Y, R>(queue: DecayingDeque<Y, R>, updates: Y[]): Promise<number> {
+  await queue.add(updates);
+  await queue.empty();
+  return Infinity;
+}

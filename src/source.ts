@@ -1,0 +1,162 @@
+import type { AbortSignal as GrammySignal } from "abort-controller";
+import { checkNumber, optionalObject, rejectUnknownKeys } from "./options.js";
+import { sleep } from "./sleep.js";
+
+/**
+ * Fetches updates: `supply(batchSize, signal)` resolves with at most
+ * `batchSize` updates and rejects (or resolves) promptly when `signal` aborts.
+ * `createUpdateFetcher(bot)` returns such a function.
+ *
+ * @example
+ * ```ts
+ * const supplier: UpdateSupplier<Update> = { supply: createUpdateFetcher(bot) };
+ * ```
+ */
+export interface UpdateSupplier<Y> {
+  supply: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
+}
+
+/**
+ * A pull-based stream of update batches with backpressure: nothing is fetched
+ * until the consumer asks for the next batch, and `setGeneratorPace` bounds the
+ * size of the next fetch.
+ *
+ * @example
+ * ```ts
+ * const source: UpdateSource<Update> = createSource(supplier);
+ * for await (const batch of source.generator()) {
+ *   source.setGeneratorPace(await sink.handle(batch));
+ * }
+ * ```
+ */
+export interface UpdateSource<Y> {
+  /** The batches; ends (without throwing) after `close()`. */
+  generator(): AsyncGenerator<Y[]>;
+  /** The most updates the next fetch may return (clamped to 1..100 by the fetcher). */
+  setGeneratorPace(pace: number): void;
+  /** Whether the generator is fetching (not closed). */
+  isActive(): boolean;
+  /** Aborts the pending fetch and any pause; the generator ends. */
+  close(): void;
+}
+
+/**
+ * Options of {@link createSource}.
+ *
+ * @example
+ * ```ts
+ * // trade latency for fewer calls: wait up to 2 s between small batches
+ * run(bot, { source: { speedTrafficBalance: 0.5, maxDelayMilliseconds: 2_000 } });
+ * ```
+ */
+export interface SourceOptions {
+  /**
+   * From 0 (fetch again at once: lowest latency, default) to 1 (pause up to
+   * `maxDelayMilliseconds` after a batch of fewer than 100 updates, so that
+   * fewer calls carry fuller batches).
+   */
+  speedTrafficBalance?: number;
+  /** Longest pause between fetches, in milliseconds. Default: 500. */
+  maxDelayMilliseconds?: number;
+}
+
+const SOURCE_KEYS = ["speedTrafficBalance", "maxDelayMilliseconds"] as const;
+/** Batches remembered to estimate the traffic rate. */
+const WINDOW = 16;
+
+/**
+ * Creates an update source that pulls batches from `supplier`.
+ *
+ * @param supplier Fetches batches of updates
+ * @param options How to balance latency against the number of calls
+ * @returns A source for {@link createRunner}
+ *
+ * @example
+ * ```ts
+ * const source = createSource({ supply: createUpdateFetcher(bot) });
+ * const runner = createRunner(source, createConcurrentSink(consumer, onError));
+ * runner.start();
+ * ```
+ */
+export function createSource<Y>(
+  supplier: UpdateSupplier<Y>,
+  options?: SourceOptions,
+): UpdateSource<Y> {
+  if (typeof supplier !== "object" || supplier === null || typeof supplier.supply !== "function")
+    throw new TypeError("The update supplier must be an object with a `supply` function.");
+  const opts = optionalObject("source", options);
+  rejectUnknownKeys("source", opts, SOURCE_KEYS);
+  const balance = checkNumber("source.speedTrafficBalance", opts.speedTrafficBalance ?? 0, {
+    min: 0,
+    max: 1,
+  });
+  const maxDelay = checkNumber("source.maxDelayMilliseconds", opts.maxDelayMilliseconds ?? 500, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const pause = balance === 0 || maxDelay === 0 ? undefined : pacer(balance, maxDelay);
+
+  let pace = Infinity;
+  let controller: AbortController | undefined;
+  let generator: AsyncGenerator<Y[]> | undefined;
+
+  async function* batches(own: AbortController): AsyncGenerator<Y[]> {
+    while (!own.signal.aborted) {
+      const started = Date.now();
+      let items: Y[];
+      try {
+        items = await supplier.supply(pace, own.signal as unknown as GrammySignal);
+      } catch (error) {
+        if (own.signal.aborted) return;
+        throw error;
+      }
+      if (own.signal.aborted) {
+        // Fetched in the same tick as close(): hand them out rather than drop them.
+        if (items.length > 0) yield items;
+        return;
+      }
+      yield items;
+      const wait = pause?.(items.length, Date.now() - started) ?? 0;
+      if (wait > 0 && items.length < 100) await sleep(wait, own.signal);
+    }
+  }
+
+  return {
+    generator() {
+      if (generator === undefined || controller?.signal.aborted) {
+        controller = new AbortController();
+        pace = Infinity;
+        generator = batches(controller);
+      }
+      return generator;
+    },
+    setGeneratorPace(newPace) {
+      pace = newPace;
+    },
+    isActive: () => controller !== undefined && !controller.signal.aborted,
+    close() {
+      controller?.abort();
+    },
+  };
+}
+
+/**
+ * Estimates, from recent batch sizes and fetch durations, how long to wait
+ * before the next fetch: longer when traffic is low, never over `maxDelay`.
+ */
+function pacer(balance: number, maxDelay: number): (count: number, ms: number) => number {
+  const wanted = (100 * balance) / maxDelay;
+  const counts = new Array<number>(WINDOW).fill(100);
+  const durations = new Array<number>(WINDOW).fill(1);
+  let totalCount = 100 * WINDOW;
+  let totalDuration = WINDOW;
+  let index = 0;
+  return (count, ms) => {
+    totalCount += count - counts[index];
+    totalDuration += ms - durations[index];
+    counts[index] = count;
+    durations[index] = ms;
+    index = (index + 1) % WINDOW;
+    return maxDelay * Math.tanh((wanted * totalDuration) / Math.max(totalCount, 1));
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * `grammy-runner/testing`: a fake Telegram Bot API server for testing bots and
+ * runners without network access.
+ *
+ * @example
+ * ```ts
+ * import { Bot } from "grammy";
+ * import { createFakeBotApi } from "grammy-runner/testing";
+ *
+ * const api = await createFakeBotApi();
+ * const bot = new Bot(api.token, { client: { apiRoot: api.url } });
+ * ```
+ *
+ * @module
+ */
+export type { Update, UserFromGetMe } from "grammy/types";
+export {
+  createFakeBotApi,
+  type FakeBotApi,
+  type FakeBotApiOptions,
+  type FakeBotApiStats,
+  type Fault,
+  type RecordedCall,
+} from "./fake-bot-api.js";

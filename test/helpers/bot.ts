@@ -1,0 +1,59 @@
+import { Bot, type Context } from "grammy";
+import { afterEach, beforeEach, expect } from "vitest";
+import { createFakeBotApi, type FakeBotApi } from "../../src/testing/index.js";
+
+/** A fake Bot API per test, closed afterwards. */
+export function useFakeApi(): { readonly api: FakeBotApi } {
+  const box = {} as { api: FakeBotApi };
+  beforeEach(async () => {
+    box.api = await createFakeBotApi();
+  });
+  afterEach(async () => {
+    await box.api.close();
+  });
+  return box;
+}
+
+/** A real grammY Bot talking to the fake server over loopback HTTP. */
+export function botFor(api: FakeBotApi): Bot<Context> {
+  return new Bot(api.token, { client: { apiRoot: api.url } });
+}
+
+/** Fails the test if anything leaks an unhandled rejection or uncaught exception. */
+export function failOnUnhandled(): void {
+  const seen: unknown[] = [];
+  const onError = (error: unknown) => seen.push(error);
+  beforeEach(() => {
+    seen.length = 0;
+    process.on("unhandledRejection", onError);
+    process.on("uncaughtException", onError);
+  });
+  afterEach(async () => {
+    // Let rejections of the last turn surface before checking.
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off("unhandledRejection", onError);
+    process.off("uncaughtException", onError);
+    expect(seen).toEqual([]);
+  });
+}
+
+/** A promise with its resolve function, for handlers the test releases. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/**
+ * Waits until `predicate` holds, checking every few milliseconds; for state the
+ * fake server does not see (handler counters). Fails with the predicate's text.
+ */
+export async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`until(): not met in ${timeoutMs} ms: ${predicate}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
