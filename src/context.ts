@@ -10,9 +10,27 @@ export interface UpdateScope {
   controller?: AbortController;
   /** Set when the handler ran out of time; a signal asked for later starts aborted. */
   timedOut?: HandlerTimeoutError;
+  /**
+   * Gives the update's concurrency slot back while it waits for something
+   * other than CPU or I/O (its turn under `sequentialize`). Returns `false` if
+   * it holds no slot (e.g. it already timed out).
+   */
+  park(): boolean;
+  /** Takes a slot again after `park()`; resolves once it has one. */
+  resume(): Promise<void>;
 }
 
 export const scopeStorage = new AsyncLocalStorage<UpdateScope>();
+
+/**
+ * Parks the update being handled, if a runner sink handles it; returns the
+ * scope to `resume()` later, or `undefined` when there is nothing to give back
+ * (webhooks, `bot.start()`).
+ */
+export function parkCurrentUpdate(): UpdateScope | undefined {
+  const scope = scopeStorage.getStore();
+  return scope?.park() ? scope : undefined;
+}
 
 /**
  * The error an update's signal is aborted with when its handler exceeds

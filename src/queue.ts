@@ -2,12 +2,35 @@ import { HandlerTimeoutError, scopeStorage, type UpdateScope } from "./context.j
 import { describeError, logger } from "./log.js";
 
 const log = logger("queue");
+/** Default of `sink.maxParked`. */
+export const DEFAULT_MAX_PARKED = 10_000;
 
-interface Task<Y> extends UpdateScope {
-  readonly elem: Y;
-  readonly deadline: number;
+type TaskState = "running" | "parked" | "resuming" | "timed out" | "done";
+
+/**
+ * One update in the queue, and the scope its handler sees through
+ * AsyncLocalStorage. A class, so parking costs no closures per update.
+ */
+class Task<Y, R> implements UpdateScope {
+  state: TaskState = "running";
+  controller?: AbortController;
+  timedOut?: HandlerTimeoutError;
   /** Settles when the worker and its error handling are done; never rejects. */
-  settled?: Promise<void>;
+  settled: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly elem: Y,
+    public deadline: number,
+    private readonly owner: DecayingDeque<Y, R>,
+  ) {}
+
+  park(): boolean {
+    return this.owner.park(this);
+  }
+
+  resume(): Promise<void> {
+    return this.owner.resume(this);
+  }
 }
 
 /**
@@ -36,9 +59,15 @@ interface Task<Y> extends UpdateScope {
 export class DecayingDeque<Y, R = unknown> {
   /** Maximum number of tasks running at once. */
   readonly concurrency: number;
-  private readonly running = new Set<Task<Y>>();
+  /** Most tasks parked at once before `capacity()` reports no room. */
+  readonly maxParked: number;
+  /** Tasks holding a slot, in start order, which is also deadline order. */
+  private readonly running = new Set<Task<Y, R>>();
   private readonly waiting: Y[] = [];
   private waitingHead = 0;
+  /** Parked tasks whose turn has come, waiting for a slot; they go before new elements. */
+  private resuming: Array<{ task: Task<Y, R>; wake: () => void }> = [];
+  private parked = 0;
   private capacityWaiters: Array<() => void> = [];
   private emptyWaiters: Array<() => void> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -49,6 +78,7 @@ export class DecayingDeque<Y, R = unknown> {
    * @param concurrency Maximum number of running tasks; `false` means 1, `true` means `Infinity`
    * @param catchError Receives the error of a failed task and its element
    * @param catchTimeout Receives a timed-out element and a promise that settles when its task does
+   * @param options `maxParked`: most tasks parked by `sequentialize` at once (default 10,000)
    */
   constructor(
     private readonly taskTimeout: number,
@@ -56,24 +86,26 @@ export class DecayingDeque<Y, R = unknown> {
     concurrency: boolean | number,
     private readonly catchError: (err: R, elem: Y) => void | Promise<void>,
     private readonly catchTimeout: (t: Y, task: Promise<void>) => void,
+    options: { maxParked?: number } = {},
   ) {
     this.concurrency = concurrency === false ? 1 : concurrency === true ? Infinity : concurrency;
+    this.maxParked = options.maxParked ?? DEFAULT_MAX_PARKED;
   }
 
   /**
    * Adds elements in order, starting each as soon as a slot is free. Resolves
-   * once all of them have started and at least one slot is free, with the
-   * number of free slots.
+   * once all of them have started and there is room for more, with the number
+   * of free slots.
    */
   add(elems: readonly Y[]): Promise<number> {
     for (const elem of elems) {
-      if (this.waitingCount() === 0 && this.running.size < this.concurrency) this.start(elem);
+      if (this.waitingCount() === 0 && this.hasSlot()) this.start(elem);
       else this.waiting.push(elem);
     }
     return this.capacity();
   }
 
-  /** Resolves when no task is running or waiting (timed-out tasks are not waited for). */
+  /** Resolves when no task is running, parked or waiting (timed-out tasks are not waited for). */
   empty(): Promise<void> {
     if (this.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.emptyWaiters.push(resolve));
@@ -86,30 +118,80 @@ export class DecayingDeque<Y, R = unknown> {
     return new Promise((resolve) => this.capacityWaiters.push(() => resolve(this.free())));
   }
 
-  /** Number of tasks running or waiting for a slot. */
+  /** Number of tasks running, parked or waiting for a slot. */
   get length(): number {
-    return this.running.size + this.waitingCount();
+    return this.running.size + this.parked + this.resuming.length + this.waitingCount();
   }
 
-  /** Elements of the running tasks, oldest first, then the waiting ones. */
+  /** Number of tasks that gave their slot back while waiting for their turn. */
+  get parkedCount(): number {
+    return this.parked + this.resuming.length;
+  }
+
+  /** Elements of the running and parked tasks, then the waiting ones. */
   pendingTasks(): Y[] {
     const out: Y[] = [];
     for (const task of this.running) out.push(task.elem);
+    for (const { task } of this.resuming) out.push(task.elem);
     for (let i = this.waitingHead; i < this.waiting.length; i++) out.push(this.waiting[i]);
     return out;
   }
 
+  /** Gives a running task's slot to the next one; see {@link UpdateScope.park}. */
+  park(task: Task<Y, R>): boolean {
+    if (task.state !== "running") return false;
+    this.running.delete(task);
+    task.state = "parked";
+    this.parked++;
+    this.release();
+    return true;
+  }
+
+  /** Gets a slot back for a parked task, ahead of elements not yet started. */
+  resume(task: Task<Y, R>): Promise<void> {
+    if (task.state !== "parked") return Promise.resolve();
+    this.parked--;
+    let resumed: Promise<void>;
+    if (this.hasSlot()) {
+      this.occupy(task);
+      resumed = Promise.resolve();
+    } else {
+      task.state = "resuming";
+      resumed = new Promise((wake) => this.resuming.push({ task, wake }));
+    }
+    // One parked task fewer may lift the parking cap, so fetching can go on.
+    this.release();
+    return resumed;
+  }
+
+  /**
+   * Room for new elements: free slots, but no more than could still be parked,
+   * since any new element may have to wait for its key.
+   */
   private free(): number {
-    return this.concurrency - this.running.size - this.waitingCount();
+    const slots = this.concurrency - this.running.size - this.resuming.length - this.waitingCount();
+    return Math.min(slots, this.maxParked - this.parked);
+  }
+
+  private hasSlot(): boolean {
+    return this.resuming.length === 0 && this.running.size < this.concurrency;
   }
 
   private waitingCount(): number {
     return this.waiting.length - this.waitingHead;
   }
 
-  private start(elem: Y): void {
-    const task: Task<Y> = { elem, deadline: Date.now() + this.taskTimeout };
+  /** Takes a slot; the timeout counts from here, so time spent parked is not held against it. */
+  private occupy(task: Task<Y, R>): void {
+    task.state = "running";
+    task.deadline = Date.now() + this.taskTimeout;
     this.running.add(task);
+    if (this.timer === undefined && Number.isFinite(this.taskTimeout)) this.armTimer();
+  }
+
+  private start(elem: Y): void {
+    const task = new Task<Y, R>(elem, 0, this);
+    this.occupy(task);
     let promise: Promise<void>;
     try {
       promise = scopeStorage.run(task, this.worker, elem);
@@ -121,7 +203,6 @@ export class DecayingDeque<Y, R = unknown> {
       (error: R) => this.reportError(error, elem),
     );
     void task.settled.then(() => this.finish(task));
-    if (this.timer === undefined && Number.isFinite(this.taskTimeout)) this.armTimer();
   }
 
   private async reportError(error: R, elem: Y): Promise<void> {
@@ -133,12 +214,20 @@ export class DecayingDeque<Y, R = unknown> {
     }
   }
 
-  private finish(task: Task<Y>): void {
-    // A timed-out task has already given up its slot.
-    if (this.running.delete(task)) this.release();
+  private finish(task: Task<Y, R>): void {
+    if (task.state === "running") this.running.delete(task);
+    else if (task.state === "parked") this.parked--;
+    else return; // a timed-out task has already given up its slot
+    task.state = "done";
+    this.release();
   }
 
   private release(): void {
+    while (this.resuming.length > 0 && this.running.size < this.concurrency) {
+      const next = this.resuming.shift() as { task: Task<Y, R>; wake: () => void };
+      this.occupy(next.task);
+      next.wake();
+    }
     while (this.waitingCount() > 0 && this.running.size < this.concurrency) {
       const elem = this.waiting[this.waitingHead];
       this.waiting[this.waitingHead++] = undefined as Y;
@@ -148,7 +237,7 @@ export class DecayingDeque<Y, R = unknown> {
       }
       this.start(elem);
     }
-    if (this.free() > 0 && this.capacityWaiters.length > 0) {
+    if (this.capacityWaiters.length > 0 && this.free() > 0) {
       const waiters = this.capacityWaiters;
       this.capacityWaiters = [];
       for (const wake of waiters) wake();
@@ -162,7 +251,7 @@ export class DecayingDeque<Y, R = unknown> {
     }
   }
 
-  /** One timer for the oldest task: tasks start in deadline order. */
+  /** One timer for the oldest running task. */
   private armTimer(): void {
     const oldest = this.running.values().next();
     if (oldest.done) {
@@ -178,11 +267,12 @@ export class DecayingDeque<Y, R = unknown> {
     for (const task of this.running) {
       if (task.deadline > now) break;
       this.running.delete(task);
+      task.state = "timed out";
       freed = true;
       task.timedOut = new HandlerTimeoutError(this.taskTimeout);
       task.controller?.abort(task.timedOut);
       try {
-        this.catchTimeout(task.elem, task.settled as Promise<void>);
+        this.catchTimeout(task.elem, task.settled);
       } catch (error) {
         log(`timeout handler failed: ${describeError(error)}`);
       }

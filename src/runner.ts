@@ -1,12 +1,7 @@
 import { type BotAdapter, checkBot, createFetcher, type RunnerOptions } from "./fetcher.js";
 import { describeError, logger, redact } from "./log.js";
 import { checkFunction, optionalObject, rejectUnknownKeys } from "./options.js";
-import {
-  createConcurrentSink,
-  type SinkOptions,
-  type UpdateSink,
-  validateSinkOptions,
-} from "./sink.js";
+import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
 import { createSource, type SourceOptions, type UpdateSource } from "./source.js";
 import { type RunnerStats, SinkMetrics } from "./stats.js";
 
@@ -205,7 +200,7 @@ export function run<Y extends { update_id: number }, R>(
   const sinkOptions = validateSinkOptions(opts.sink);
   const onTimeout = sinkOptions.onTimeout;
 
-  const sink = createConcurrentSink<Y, R>(
+  const { sink, queue } = concurrentSink<Y, R>(
     {
       consume: async (update) => {
         const started = performance.now();
@@ -226,20 +221,20 @@ export function run<Y extends { update_id: number }, R>(
       }
     },
     {
-      concurrency: sinkOptions.concurrency,
-      timeout: {
-        milliseconds: sinkOptions.milliseconds,
-        handler: (update, task) => {
-          metrics.timedOut++;
-          log(`update ${update.update_id} timed out`);
-          onTimeout(update, task);
-        },
+      ...sinkOptions,
+      onTimeout: (update, task) => {
+        metrics.timedOut++;
+        log(`update ${update.update_id} timed out`);
+        onTimeout(update, task);
       },
     },
   );
   const handle = runnerOf(source, sink, { silent: fetcher.silent, afterDrain: fetcher.confirm });
   handle.start();
-  return { ...handle, stats: () => metrics.snapshot(fetcher.counters, sink.size()) };
+  return {
+    ...handle,
+    stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
+  };
 }
 
 function printHandlerFailure(error: unknown): void {

@@ -1,3 +1,4 @@
+import { parkCurrentUpdate } from "./context.js";
 import { checkFunction, show } from "./options.js";
 
 /** The tail of one key's chain and how many updates still hold the key. */
@@ -17,7 +18,10 @@ interface Chain {
  * grow with the number of chats. Errors of later middleware reach the caller
  * as usual, and do not stop the next update of the key.
  *
- * Works under `run()`, `bot.start()` and webhooks alike.
+ * Under a runner sink, an update waiting for its turn is *parked*: it gives
+ * its concurrency slot back until the previous update of its key is done, so a
+ * chat that floods the bot cannot stall the others (`sink.maxParked` bounds
+ * how many may wait). Works under `bot.start()` and webhooks too.
  *
  * @param constraint Derives the key(s) of an update from its context
  * @returns Middleware to install with `bot.use()`
@@ -56,9 +60,14 @@ export function sequentialize<C>(
       }
     }
     try {
-      // Tails only ever resolve, so waiting on them cannot throw.
-      if (before.length === 1) await before[0];
-      else if (before.length > 1) await Promise.all(before);
+      if (before.length > 0) {
+        // Waiting for our turn is not work: under the runner, give the
+        // concurrency slot to other chats meanwhile.
+        const parked = parkCurrentUpdate();
+        // Tails only ever resolve, so waiting on them cannot throw.
+        await (before.length === 1 ? before[0] : Promise.all(before));
+        await parked?.resume();
+      }
       await next();
     } finally {
       release();

@@ -5,7 +5,7 @@ import {
   optionalObject,
   rejectUnknownKeys,
 } from "./options.js";
-import { DecayingDeque } from "./queue.js";
+import { DEFAULT_MAX_PARKED, DecayingDeque } from "./queue.js";
 
 /**
  * Something that handles one update, e.g. `{ consume: (u) => bot.handleUpdate(u) }`.
@@ -69,6 +69,13 @@ export interface SinkOptions<Y> {
    */
   concurrency?: number;
   /**
+   * Most updates parked at once by `sequentialize` while they wait for an
+   * earlier update of their key (parked updates hold no concurrency slot).
+   * When reached, fetching pauses until some have run. An integer >= 1 or
+   * `Infinity`. Default: 10,000.
+   */
+  maxParked?: number;
+  /**
    * A handler running longer than `milliseconds` is reported to `handler`
    * (with a promise that settles when the handler finally does) and frees its
    * slot. Its `updateSignal()` is aborted; if it later fails, the error still
@@ -80,12 +87,13 @@ export interface SinkOptions<Y> {
   };
 }
 
-const SINK_KEYS = ["concurrency", "timeout"] as const;
+const SINK_KEYS = ["concurrency", "maxParked", "timeout"] as const;
 const TIMEOUT_KEYS = ["milliseconds", "handler"] as const;
 const DEFAULT_CONCURRENCY = 500;
 
-interface ValidSinkOptions<Y> {
+export interface ValidSinkOptions<Y> {
   concurrency: number;
+  maxParked: number;
   milliseconds: number;
   onTimeout: (update: Y, task: Promise<void>) => void;
 }
@@ -98,16 +106,21 @@ export function validateSinkOptions<Y>(options: SinkOptions<Y> | undefined): Val
     opts.concurrency === undefined
       ? DEFAULT_CONCURRENCY
       : checkNumber("sink.concurrency", opts.concurrency, { min: 1, integer: true });
+  const maxParked =
+    opts.maxParked === undefined
+      ? DEFAULT_MAX_PARKED
+      : checkNumber("sink.maxParked", opts.maxParked, { min: 1, integer: true });
   const timeout = optionalObject("sink.timeout", opts.timeout);
   rejectUnknownKeys("sink.timeout", timeout, TIMEOUT_KEYS);
-  if (opts.timeout === undefined) return { concurrency, milliseconds: Infinity, onTimeout: noop };
+  if (opts.timeout === undefined)
+    return { concurrency, maxParked, milliseconds: Infinity, onTimeout: noop };
   const milliseconds =
     timeout.milliseconds === Infinity
       ? Infinity
       : checkDuration("sink.timeout.milliseconds", timeout.milliseconds);
   const onTimeout =
     timeout.handler === undefined ? noop : checkFunction("sink.timeout.handler", timeout.handler);
-  return { concurrency, milliseconds, onTimeout };
+  return { concurrency, maxParked, milliseconds, onTimeout };
 }
 
 function noop(): void {}
@@ -143,6 +156,7 @@ function queueFor<Y, R>(
     concurrency,
     (error) => errorHandler(error),
     options.onTimeout,
+    { maxParked: options.maxParked },
   );
 }
 
@@ -172,9 +186,17 @@ export function createConcurrentSink<Y, R = unknown>(
   options?: SinkOptions<Y>,
 ): UpdateSink<Y> {
   checkSinkArguments(consumer, errorHandler);
-  const valid = validateSinkOptions(options);
-  const queue = queueFor(consumer, errorHandler, valid.concurrency, valid);
-  return sinkOn(queue, (updates) => queue.add(updates));
+  return concurrentSink(consumer, errorHandler, validateSinkOptions(options)).sink;
+}
+
+/** The concurrent sink and its queue, for `run()`, which reads the parked count. */
+export function concurrentSink<Y, R>(
+  consumer: UpdateConsumer<Y>,
+  errorHandler: (error: R) => Promise<void>,
+  options: ValidSinkOptions<Y>,
+): { sink: UpdateSink<Y>; queue: DecayingDeque<Y, R> } {
+  const queue = queueFor(consumer, errorHandler, options.concurrency, options);
+  return { sink: sinkOn(queue, (updates) => queue.add(updates)), queue };
 }
 
 /**

@@ -27,6 +27,8 @@ export interface RunnerStats {
   timedOut: number;
   /** Updates accepted by the sink and not yet done (running or waiting for a slot). */
   inFlight: number;
+  /** Of those, updates parked by `sequentialize` while they wait for their key (no slot held). */
+  parked: number;
   /** getUpdates calls made, including failed ones and the confirmation on stop. */
   getUpdatesCalls: number;
   /** Failed calls that were retried. */
@@ -53,7 +55,7 @@ export class SinkMetrics {
     this.handled++;
   }
 
-  snapshot(fetch: FetchCounters, inFlight: number): RunnerStats {
+  snapshot(fetch: FetchCounters, inFlight: number, parked: number): RunnerStats {
     const samples = Math.min(this.next, WINDOW);
     const sorted = this.durations.slice(0, samples).sort();
     const at = (q: number) =>
@@ -64,6 +66,7 @@ export class SinkMetrics {
       failed: this.failed,
       timedOut: this.timedOut,
       inFlight,
+      parked,
       getUpdatesCalls: fetch.getUpdatesCalls,
       retries: fetch.retries,
       invalidUpdates: fetch.invalid,
