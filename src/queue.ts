@@ -67,7 +67,7 @@ export class DecayingDeque<Y, R = unknown> {
   private waitingHead = 0;
   /** Parked tasks whose turn has come, waiting for a slot; they go before new elements. */
   private resuming: Array<{ task: Task<Y, R>; wake: () => void }> = [];
-  private parked = 0;
+  private readonly parked = new Set<Task<Y, R>>();
   private capacityWaiters: Array<() => void> = [];
   private emptyWaiters: Array<() => void> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -120,18 +120,19 @@ export class DecayingDeque<Y, R = unknown> {
 
   /** Number of tasks running, parked or waiting for a slot. */
   get length(): number {
-    return this.running.size + this.parked + this.resuming.length + this.waitingCount();
+    return this.running.size + this.parked.size + this.resuming.length + this.waitingCount();
   }
 
   /** Number of tasks that gave their slot back while waiting for their turn. */
   get parkedCount(): number {
-    return this.parked + this.resuming.length;
+    return this.parked.size + this.resuming.length;
   }
 
   /** Elements of the running and parked tasks, then the waiting ones. */
   pendingTasks(): Y[] {
     const out: Y[] = [];
     for (const task of this.running) out.push(task.elem);
+    for (const task of this.parked) out.push(task.elem);
     for (const { task } of this.resuming) out.push(task.elem);
     for (let i = this.waitingHead; i < this.waiting.length; i++) out.push(this.waiting[i]);
     return out;
@@ -142,7 +143,7 @@ export class DecayingDeque<Y, R = unknown> {
     if (task.state !== "running") return false;
     this.running.delete(task);
     task.state = "parked";
-    this.parked++;
+    this.parked.add(task);
     this.release();
     return true;
   }
@@ -150,7 +151,7 @@ export class DecayingDeque<Y, R = unknown> {
   /** Gets a slot back for a parked task, ahead of elements not yet started. */
   resume(task: Task<Y, R>): Promise<void> {
     if (task.state !== "parked") return Promise.resolve();
-    this.parked--;
+    this.parked.delete(task);
     let resumed: Promise<void>;
     if (this.hasSlot()) {
       this.occupy(task);
@@ -170,7 +171,7 @@ export class DecayingDeque<Y, R = unknown> {
    */
   private free(): number {
     const slots = this.concurrency - this.running.size - this.resuming.length - this.waitingCount();
-    return Math.min(slots, this.maxParked - this.parked);
+    return Math.min(slots, this.maxParked - this.parked.size);
   }
 
   private hasSlot(): boolean {
@@ -216,7 +217,7 @@ export class DecayingDeque<Y, R = unknown> {
 
   private finish(task: Task<Y, R>): void {
     if (task.state === "running") this.running.delete(task);
-    else if (task.state === "parked") this.parked--;
+    else if (task.state === "parked") this.parked.delete(task);
     else return; // a timed-out task has already given up its slot
     task.state = "done";
     this.release();

@@ -1,0 +1,544 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { HandlerTimeoutError, updateSignal } from "../src/context.js";
+import { DEFAULT_MAX_PARKED, DecayingDeque } from "../src/queue.js";
+import { sequentialize } from "../src/sequentialize.js";
+
+/** A promise that settles when the test says so. */
+interface Gate {
+  promise: Promise<void>;
+  open: () => void;
+  fail: (error: unknown) => void;
+}
+
+function gate(): Gate {
+  let open!: () => void;
+  let fail!: (error: unknown) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  return { promise, open, fail };
+}
+
+/** Lets every pending promise callback run (setImmediate is never faked here). */
+function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Fake only what the queue uses for deadlines, so that `flush` keeps working. */
+function fakeTime(): void {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+}
+
+/** A worker whose tasks each wait for their own gate; records start order. */
+function gatedWorker(): {
+  started: number[];
+  gates: Map<number, Gate>;
+  worker: (n: number) => Promise<void>;
+  running: () => number;
+  maxRunning: () => number;
+} {
+  const started: number[] = [];
+  const gates = new Map<number, Gate>();
+  let running = 0;
+  let max = 0;
+  return {
+    started,
+    gates,
+    running: () => running,
+    maxRunning: () => max,
+    worker: async (n) => {
+      started.push(n);
+      running++;
+      max = Math.max(max, running);
+      const g = gate();
+      gates.set(n, g);
+      try {
+        await g.promise;
+      } finally {
+        running--;
+      }
+    },
+  };
+}
+
+function open(gates: Map<number, Gate>, n: number): void {
+  const g = gates.get(n);
+  if (g === undefined) throw new Error(`task ${n} has not started`);
+  g.open();
+}
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on("unhandledRejection", onUnhandled);
+});
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await flush();
+  process.off("unhandledRejection", onUnhandled);
+});
+
+describe("DecayingDeque concurrency", () => {
+  it("never runs more than `concurrency` tasks and starts waiting ones in order", async () => {
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(Infinity, w.worker, 3, vi.fn(), vi.fn());
+    void queue.add([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(w.started).toEqual([0, 1, 2]);
+
+    open(w.gates, 1);
+    await flush();
+    expect(w.started).toEqual([0, 1, 2, 3]);
+
+    open(w.gates, 0);
+    open(w.gates, 2);
+    await flush();
+    expect(w.started).toEqual([0, 1, 2, 3, 4, 5]);
+
+    for (let n = 3; n < 10; n++) {
+      open(w.gates, n);
+      await flush();
+    }
+    expect(w.started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(w.maxRunning()).toBe(3);
+    expect(queue.length).toBe(0);
+  });
+
+  it("keeps the cap across several add() calls", async () => {
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(Infinity, w.worker, 2, vi.fn(), vi.fn());
+    void queue.add([0]);
+    void queue.add([1, 2]);
+    void queue.add([3]);
+    expect(w.started).toEqual([0, 1]);
+    open(w.gates, 0);
+    await flush();
+    expect(w.started).toEqual([0, 1, 2]);
+    open(w.gates, 2);
+    await flush();
+    expect(w.started).toEqual([0, 1, 2, 3]);
+    expect(w.maxRunning()).toBe(2);
+  });
+
+  it("add() resolves with the free capacity once all its elements started and a slot is free", async () => {
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(Infinity, w.worker, 2, vi.fn(), vi.fn());
+    let resolved: number | undefined;
+    void queue.add([0, 1, 2]).then((free) => {
+      resolved = free;
+    });
+    await flush();
+    expect(resolved).toBeUndefined();
+
+    open(w.gates, 0); // 2 starts, but the queue is full again
+    await flush();
+    expect(w.started).toEqual([0, 1, 2]);
+    expect(resolved).toBeUndefined();
+
+    open(w.gates, 1);
+    await flush();
+    expect(resolved).toBe(1);
+  });
+
+  it("add() resolves at once with the free slots when there is room", async () => {
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(Infinity, w.worker, 5, vi.fn(), vi.fn());
+    await expect(queue.add([0, 1])).resolves.toBe(3);
+    await expect(queue.add([])).resolves.toBe(3);
+  });
+
+  it("maps concurrency false to 1 and true to Infinity", async () => {
+    expect(
+      new DecayingDeque<number>(Infinity, async () => {}, false, vi.fn(), vi.fn()).concurrency,
+    ).toBe(1);
+    expect(
+      new DecayingDeque<number>(Infinity, async () => {}, true, vi.fn(), vi.fn()).concurrency,
+    ).toBe(Infinity);
+    expect(
+      new DecayingDeque<number>(Infinity, async () => {}, 7, vi.fn(), vi.fn()).concurrency,
+    ).toBe(7);
+
+    const w = gatedWorker();
+    const unbounded = new DecayingDeque<number>(Infinity, w.worker, true, vi.fn(), vi.fn());
+    const elems = Array.from({ length: 1000 }, (_, i) => i);
+    // Unbounded slots: the room reported is what could still be parked.
+    await expect(unbounded.add(elems)).resolves.toBe(DEFAULT_MAX_PARKED);
+    expect(w.started).toHaveLength(1000);
+    const noParkCap = new DecayingDeque<number>(Infinity, w.worker, true, vi.fn(), vi.fn(), {
+      maxParked: Infinity,
+    });
+    await expect(noParkCap.add([1])).resolves.toBe(Infinity);
+
+    const v = gatedWorker();
+    const single = new DecayingDeque<number>(Infinity, v.worker, false, vi.fn(), vi.fn());
+    void single.add([0, 1]);
+    expect(v.started).toEqual([0]);
+  });
+
+  it("counts running and waiting tasks in length and pendingTasks()", async () => {
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(Infinity, w.worker, 2, vi.fn(), vi.fn());
+    expect(queue.length).toBe(0);
+    expect(queue.pendingTasks()).toEqual([]);
+    void queue.add([10, 11, 12, 13]);
+    expect(queue.length).toBe(4);
+    expect(queue.pendingTasks()).toEqual([10, 11, 12, 13]);
+    open(w.gates, 10);
+    await flush();
+    expect(queue.length).toBe(3);
+    expect(queue.pendingTasks()).toEqual([11, 12, 13]);
+  });
+});
+
+describe("DecayingDeque.empty()", () => {
+  it("resolves at once when nothing is queued", async () => {
+    const queue = new DecayingDeque<number>(Infinity, async () => {}, 2, vi.fn(), vi.fn());
+    let done = false;
+    void queue.empty().then(() => {
+      done = true;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(done).toBe(true);
+  });
+
+  it("resolves only when running and waiting tasks are all done", async () => {
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(Infinity, w.worker, 1, vi.fn(), vi.fn());
+    void queue.add([0, 1, 2]);
+    let done = false;
+    void queue.empty().then(() => {
+      done = true;
+    });
+    open(w.gates, 0);
+    await flush();
+    open(w.gates, 1);
+    await flush();
+    expect(done).toBe(false);
+    open(w.gates, 2);
+    await flush();
+    expect(done).toBe(true);
+  });
+});
+
+describe("DecayingDeque errors", () => {
+  it("reports a synchronous throw and a rejection to catchError and goes on", async () => {
+    const syncError = new Error("sync");
+    const asyncError = new Error("async");
+    const ran: number[] = [];
+    const catchError = vi.fn<(err: unknown, elem: number) => void>();
+    const queue = new DecayingDeque<number>(
+      Infinity,
+      (n) => {
+        ran.push(n);
+        if (n === 0) throw syncError;
+        if (n === 1) return Promise.reject(asyncError);
+        return Promise.resolve();
+      },
+      1,
+      catchError,
+      vi.fn(),
+    );
+    await queue.add([0, 1, 2]);
+    await queue.empty();
+    expect(ran).toEqual([0, 1, 2]);
+    expect(catchError).toHaveBeenCalledTimes(2);
+    expect(catchError).toHaveBeenNthCalledWith(1, syncError, 0);
+    expect(catchError).toHaveBeenNthCalledWith(2, asyncError, 1);
+  });
+
+  it("survives a catchError that throws or rejects without an unhandled rejection", async () => {
+    const ran: number[] = [];
+    let calls = 0;
+    const queue = new DecayingDeque<number>(
+      Infinity,
+      async (n) => {
+        ran.push(n);
+        throw new Error(`fail ${n}`);
+      },
+      1,
+      () => {
+        calls++;
+        if (calls === 1) throw new Error("handler throws");
+        return Promise.reject(new Error("handler rejects"));
+      },
+      vi.fn(),
+    );
+    await queue.add([0, 1, 2]);
+    await queue.empty();
+    await flush();
+    await flush();
+    expect(ran).toEqual([0, 1, 2]);
+    expect(calls).toBe(3);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe("DecayingDeque timeouts", () => {
+  it("hands a slow task to catchTimeout once, frees its slot and does not wait for it", async () => {
+    fakeTime();
+    const w = gatedWorker();
+    const catchTimeout = vi.fn<(elem: number, task: Promise<void>) => void>();
+    const catchError = vi.fn<(err: unknown, elem: number) => void>();
+    const queue = new DecayingDeque<number>(100, w.worker, 1, catchError, catchTimeout);
+    void queue.add([0, 1]);
+    let emptied = false;
+    void queue.empty().then(() => {
+      emptied = true;
+    });
+
+    await vi.advanceTimersByTimeAsync(99);
+    await flush();
+    expect(catchTimeout).not.toHaveBeenCalled();
+    expect(w.started).toEqual([0]);
+
+    await vi.advanceTimersByTimeAsync(1);
+    await flush();
+    expect(catchTimeout).toHaveBeenCalledTimes(1);
+    expect(catchTimeout.mock.calls[0][0]).toBe(0);
+    expect(w.started).toEqual([0, 1]);
+    expect(queue.pendingTasks()).toEqual([1]);
+
+    open(w.gates, 1);
+    await flush();
+    expect(emptied).toBe(true); // task 0 is still running
+    expect(queue.length).toBe(0);
+
+    // The promise given to catchTimeout settles (resolves) when task 0 does,
+    // even though it rejects; the rejection still reaches catchError.
+    const timedOutTask = catchTimeout.mock.calls[0][1];
+    let outcome = "pending";
+    timedOutTask.then(
+      () => {
+        outcome = "resolved";
+      },
+      () => {
+        outcome = "rejected";
+      },
+    );
+    await vi.advanceTimersByTimeAsync(1000);
+    await flush();
+    expect(outcome).toBe("pending");
+    const late = new Error("late failure");
+    w.gates.get(0)?.fail(late);
+    await flush();
+    expect(outcome).toBe("resolved");
+    expect(catchError).toHaveBeenCalledWith(late, 0);
+    expect(catchTimeout).toHaveBeenCalledTimes(1);
+    expect(unhandled).toEqual([]);
+  });
+
+  it("times several tasks out in deadline order", async () => {
+    fakeTime();
+    const w = gatedWorker();
+    const timedOut: Array<[number, number]> = [];
+    const queue = new DecayingDeque<number>(100, w.worker, Infinity, vi.fn(), (elem) => {
+      timedOut.push([elem, Date.now()]);
+    });
+    const t0 = Date.now();
+    void queue.add([0]);
+    await vi.advanceTimersByTimeAsync(30);
+    void queue.add([1, 2]);
+    await vi.advanceTimersByTimeAsync(30);
+    void queue.add([3]);
+    open(w.gates, 2); // finishes in time: never timed out
+
+    await vi.advanceTimersByTimeAsync(39);
+    expect(timedOut).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(timedOut).toEqual([[0, t0 + 100]]);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(timedOut).toEqual([
+      [0, t0 + 100],
+      [1, t0 + 130],
+    ]);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(timedOut).toEqual([
+      [0, t0 + 100],
+      [1, t0 + 130],
+      [3, t0 + 160],
+    ]);
+    expect(queue.length).toBe(0);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(timedOut).toHaveLength(3);
+  });
+
+  it("leaves no timer behind when tasks finish in time", async () => {
+    fakeTime();
+    const catchTimeout = vi.fn();
+    const queue = new DecayingDeque<number>(100, async () => {}, 2, vi.fn(), catchTimeout);
+    await queue.add([0, 1, 2]);
+    await queue.empty();
+    await flush();
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(catchTimeout).not.toHaveBeenCalled();
+  });
+
+  it("aborts updateSignal() with HandlerTimeoutError, also when it is first asked for late", async () => {
+    fakeTime();
+    const early: AbortSignal[] = [];
+    const late: AbortSignal[] = [];
+    const sameAfterAwait: boolean[] = [];
+    const w = gatedWorker();
+    const queue = new DecayingDeque<number>(
+      250,
+      async (n) => {
+        if (n === 0) {
+          const signal = updateSignal();
+          if (signal !== undefined) early.push(signal);
+          await w.worker(n);
+          // Same scope after an await: same signal.
+          sameAfterAwait.push(updateSignal() === signal);
+        } else {
+          await w.worker(n);
+          const signal = updateSignal();
+          if (signal !== undefined) late.push(signal);
+        }
+      },
+      2,
+      vi.fn(),
+      vi.fn(),
+    );
+    expect(updateSignal()).toBeUndefined();
+    void queue.add([0, 1]);
+    expect(early).toHaveLength(1);
+    expect(early[0].aborted).toBe(false);
+
+    await vi.advanceTimersByTimeAsync(250);
+    expect(early[0].aborted).toBe(true);
+    expect(early[0].reason).toBeInstanceOf(HandlerTimeoutError);
+    expect((early[0].reason as HandlerTimeoutError).milliseconds).toBe(250);
+
+    open(w.gates, 1);
+    await flush();
+    expect(late).toHaveLength(1);
+    expect(late[0].aborted).toBe(true);
+    expect(late[0].reason).toBeInstanceOf(HandlerTimeoutError);
+
+    open(w.gates, 0);
+    await flush();
+    expect(sameAfterAwait).toEqual([true]);
+    expect(updateSignal()).toBeUndefined();
+  });
+
+  it("gives a task that finishes in time a signal that never aborts", async () => {
+    fakeTime();
+    let signal: AbortSignal | undefined;
+    const queue = new DecayingDeque<number>(
+      100,
+      async () => {
+        signal = updateSignal();
+      },
+      1,
+      vi.fn(),
+      vi.fn(),
+    );
+    await queue.add([0]);
+    await queue.empty();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(signal).toBeDefined();
+    expect(signal?.aborted).toBe(false);
+  });
+});
+
+describe("DecayingDeque parking (sequentialize under the queue)", () => {
+  /** A queue whose worker runs `sequentialize` by key, then waits for the update's gate. */
+  function keyed(concurrency: number, maxParked?: number) {
+    const started: string[] = [];
+    const gates = new Map<string, Gate>();
+    const mw = sequentialize<{ id: string; key: string }>((ctx) => ctx.key);
+    const queue = new DecayingDeque<{ id: string; key: string }>(
+      Infinity,
+      (u) =>
+        mw(u, async () => {
+          started.push(u.id);
+          const g = gate();
+          gates.set(u.id, g);
+          await g.promise;
+        }),
+      concurrency,
+      vi.fn(),
+      vi.fn(),
+      maxParked === undefined ? {} : { maxParked },
+    );
+    const finish = (id: string): void => {
+      const g = gates.get(id);
+      if (g === undefined) throw new Error(`${id} has not started`);
+      g.open();
+    };
+    return { started, queue, finish };
+  }
+
+  it("lets other keys use the slot of an update waiting for its turn", async () => {
+    const { started, queue, finish } = keyed(2);
+    void queue.add([
+      { id: "a1", key: "a" },
+      { id: "a2", key: "a" },
+      { id: "b1", key: "b" },
+    ]);
+    await flush();
+    // a2 parked while a1 runs, so b1 got its slot.
+    expect(started).toEqual(["a1", "b1"]);
+    expect(queue.length).toBe(3);
+    expect(queue.parkedCount).toBe(1);
+    finish("a1");
+    await flush();
+    expect(started).toEqual(["a1", "b1", "a2"]);
+    expect(queue.parkedCount).toBe(0);
+    finish("a2");
+    finish("b1");
+    await queue.empty();
+    expect(queue.length).toBe(0);
+  });
+
+  it("reports no room once maxParked updates are parked", async () => {
+    const { started, queue, finish } = keyed(10, 2);
+    let room: number | undefined;
+    void queue
+      .add([
+        { id: "1", key: "k" },
+        { id: "2", key: "k" },
+        { id: "3", key: "k" },
+      ])
+      .then((free) => {
+        room = free;
+      });
+    await flush();
+    expect(started).toEqual(["1"]);
+    expect(queue.parkedCount).toBe(2);
+    expect(room).toBeUndefined();
+    finish("1");
+    await flush();
+    expect(started).toEqual(["1", "2"]);
+    expect(room).toBe(1);
+    finish("2");
+    await flush();
+    finish("3");
+    await queue.empty();
+  });
+
+  // BUG (src/queue.ts, pendingTasks()): parked tasks are only counted
+  // (`this.parked`), not kept, so pendingTasks() (and sink.snapshot()) omit
+  // them while `length` (sink.size()) includes them.
+  it("lists parked updates in pendingTasks(), consistently with length", async () => {
+    const { queue, finish } = keyed(2);
+    void queue.add([
+      { id: "a1", key: "a" },
+      { id: "a2", key: "a" },
+    ]);
+    await flush();
+    expect(queue.length).toBe(2);
+    const pending = queue.pendingTasks().map((u) => u.id);
+    finish("a1");
+    await flush();
+    finish("a2");
+    await queue.empty();
+    expect(pending).toEqual(["a1", "a2"]);
+  });
+});
