@@ -130,6 +130,15 @@ export interface Fetcher<Y> {
   fetch: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
   /** Tells Telegram that every fetched update is done, unless it already knows. */
   confirm: () => Promise<void>;
+  /** Initialises the bot (init, drop_pending_updates, onStart) unless done; `fetch` does it too. */
+  init: (signal: GrammySignal) => Promise<void>;
+  /**
+   * Moves the offset of the next getUpdates forward to `offset` (never back):
+   * a journal resumes where the previous process stopped fetching.
+   */
+  startAt: (offset: number) => void;
+  /** The offset of the next getUpdates: one more than the last update fetched. */
+  nextOffset: () => number;
   counters: FetchCounters;
   silent: boolean;
 }
@@ -177,8 +186,14 @@ export function createFetcher<Y extends { update_id: number }, R>(
     max: Number.MAX_SAFE_INTEGER,
   });
   const interval = opts.retryInterval ?? "exponential";
-  if (interval !== "exponential" && interval !== "quadratic")
-    checkNumber("runner.retryInterval", interval, { min: 1, max: Number.MAX_SAFE_INTEGER });
+  if (
+    interval !== "exponential" &&
+    interval !== "quadratic" &&
+    !(typeof interval === "number" && interval >= 1 && interval <= Number.MAX_SAFE_INTEGER)
+  ) {
+    const message = `Option \`runner.retryInterval\` must be "exponential", "quadratic" or a number of milliseconds from 1 to ${Number.MAX_SAFE_INTEGER}, but got ${show(interval)}.`;
+    throw typeof interval === "number" ? new RangeError(message) : new TypeError(message);
+  }
   const nextInterval =
     interval === "exponential"
       ? (ms: number) => ms * 2
@@ -236,7 +251,7 @@ export function createFetcher<Y extends { update_id: number }, R>(
         counters.lastError = describeError(error);
         failingSince ??= Date.now();
         const fatal = classify(error);
-        if (fatal === "webhook" && deleteWebhook && !webhookDeleted) {
+        if (fatal === "webhook" && deleteWebhook && !webhookDeleted && bot.api.deleteWebhook) {
           // Once only: a webhook that keeps coming back is someone else's.
           if (await removeWebhook(signal)) {
             webhookDeleted = true;
@@ -289,6 +304,17 @@ export function createFetcher<Y extends { update_id: number }, R>(
     }
     if (onStart !== undefined) await onStart(botInfoOf(bot));
     started = true;
+  }
+
+  async function init(signal: GrammySignal): Promise<void> {
+    if (!started) await start(signal);
+  }
+
+  function startAt(next: number): void {
+    if (Number.isSafeInteger(next) && next > offset) {
+      log(`starting at offset ${next}`);
+      offset = next;
+    }
   }
 
   async function fetch(batchSize: number, signal: GrammySignal): Promise<Y[]> {
@@ -370,7 +396,7 @@ export function createFetcher<Y extends { update_id: number }, R>(
     }
   }
 
-  return { fetch, confirm, counters, silent };
+  return { fetch, confirm, init, startAt, nextOffset: () => offset, counters, silent };
 }
 
 type Fatal = "unauthorized" | "conflict" | "webhook";

@@ -26,6 +26,13 @@ export {
   type FetchOptions,
   type RunnerOptions,
 } from "./fetcher.js";
+export {
+  type FileJournalOptions,
+  fileJournal,
+  isReplayed,
+  type JournalRecovery,
+  type UpdateJournal,
+} from "./journal.js";
 export { DecayingDeque } from "./queue.js";
 export {
   createRunner,

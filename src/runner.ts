@@ -1,4 +1,12 @@
-import { type BotAdapter, checkBot, createFetcher, type RunnerOptions } from "./fetcher.js";
+import type { AbortSignal as GrammySignal } from "abort-controller";
+import {
+  type BotAdapter,
+  checkBot,
+  createFetcher,
+  type Fetcher,
+  type RunnerOptions,
+} from "./fetcher.js";
+import { checkJournal, markReplayed, type UpdateJournal } from "./journal.js";
 import { describeError, logger, redact } from "./log.js";
 import { checkFunction, optionalObject, rejectUnknownKeys } from "./options.js";
 import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
@@ -9,7 +17,8 @@ const log = logger("runner");
 
 /**
  * Options of {@link run}: how to fetch (`runner`), how to pace fetching
- * (`source`) and how to handle updates (`sink`).
+ * (`source`), how to handle updates (`sink`) and where to keep fetched updates
+ * until they are handled (`journal`).
  *
  * @example
  * ```ts
@@ -17,6 +26,7 @@ const log = logger("runner");
  *   runner: { fetch: { allowed_updates: ["message"] }, drop_pending_updates: true },
  *   source: { speedTrafficBalance: 0 },
  *   sink: { concurrency: 100 },
+ *   journal: fileJournal("./journal"),
  * });
  * ```
  */
@@ -24,6 +34,13 @@ export interface RunOptions<Y> {
   source?: SourceOptions;
   runner?: RunnerOptions;
   sink?: SinkOptions<Y>;
+  /**
+   * Stores every fetched batch durably before Telegram is told it arrived,
+   * and replays the updates whose handlers had not finished when the
+   * process died, before fetching new ones. Off by default: without it a crash
+   * loses the updates being handled. See `fileJournal()` and `isReplayed()`.
+   */
+  journal?: UpdateJournal<Y extends { update_id: number } ? Y : never>;
 }
 
 /**
@@ -75,8 +92,10 @@ export interface RunHandle extends RunnerHandle {
 interface Lifecycle {
   /** Prints a failure that ends the runner, unless silenced. */
   silent: boolean;
-  /** Runs after a clean stop has drained the sink. */
+  /** Runs after a clean stop has drained the sink; a rejection fails the run. */
   afterDrain?: () => Promise<void>;
+  /** Runs at the very end of every run, clean or failed (releases the journal). */
+  onEnd?: () => Promise<void>;
 }
 
 /**
@@ -109,30 +128,53 @@ export function createRunner<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>): R
 
 function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecycle): RunnerHandle {
   let running = false;
+  /** Numbers the runs, so a run that was stopped and replaced cannot touch its successor. */
+  let generation = 0;
   let current: Promise<void> | undefined;
 
-  async function loop(): Promise<void> {
+  async function loop(mine: number): Promise<void> {
+    const active = () => running && generation === mine;
     let failure: { error: unknown } | undefined;
     try {
-      const batches = source.generator();
-      // Ask the sink for its room first, so even the first fetch respects the cap.
-      source.setGeneratorPace(await sink.handle([]));
-      for await (const batch of batches) {
-        source.setGeneratorPace(await sink.handle(batch));
-        if (!running) break;
+      // A run queued behind a draining one may already be stopped: then it must not fetch.
+      if (active()) {
+        const batches = source.generator();
+        // Ask the sink for its room first, so even the first fetch respects the cap.
+        source.setGeneratorPace(await sink.handle([]));
+        for await (const batch of batches) {
+          source.setGeneratorPace(await sink.handle(batch));
+          if (!active()) break;
+        }
       }
     } catch (error) {
       failure = { error };
-      running = false;
+      if (generation === mine) running = false;
       source.close();
       log(`runner failed: ${describeError(error)}`);
       if (!life.silent)
         console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
     }
-    running = false;
+    if (generation === mine) running = false;
     await sink.drain?.();
+    if (failure === undefined && life.afterDrain !== undefined) {
+      try {
+        await life.afterDrain();
+      } catch (error) {
+        failure = { error };
+        log(`stopping failed: ${describeError(error)}`);
+        if (!life.silent)
+          console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+      }
+    }
+    if (life.onEnd !== undefined) {
+      try {
+        await life.onEnd();
+      } catch (error) {
+        log(`cleanup failed: ${describeError(error)}`);
+        failure ??= { error };
+      }
+    }
     if (failure !== undefined) throw failure.error;
-    await life.afterDrain?.();
     log("stopped and drained");
   }
 
@@ -140,8 +182,8 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
     start() {
       if (running) return;
       running = true;
-      const previous = current;
-      const next = (previous ?? Promise.resolve()).then(noop, noop).then(loop);
+      const mine = ++generation;
+      const next = (current ?? Promise.resolve()).then(noop, noop).then(() => loop(mine));
       // The failure is reported above and through task(); it must not also
       // crash the process as an unhandled rejection when nobody asks.
       next.catch(noop);
@@ -160,7 +202,7 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
 
 function noop(): void {}
 
-const RUN_KEYS = ["source", "runner", "sink"] as const;
+const RUN_KEYS = ["source", "runner", "sink", "journal"] as const;
 
 /**
  * Runs a grammY bot with concurrent long polling and returns a handle to it.
@@ -169,6 +211,7 @@ const RUN_KEYS = ["source", "runner", "sink"] as const;
  *
  * Unlike @grammyjs/runner, `stop()` waits for running handlers and confirms
  * their updates, retries back off with a cap, and bad options throw here.
+ * With `journal`, fetched updates also survive a crash (see `fileJournal()`).
  *
  * @param bot A grammY bot
  * @param options How to fetch, pace and handle updates
@@ -194,9 +237,11 @@ export function run<Y extends { update_id: number }, R>(
   checkFunction("bot.errorHandler", bot.errorHandler);
   const opts = optionalObject("options", options);
   rejectUnknownKeys("", opts, RUN_KEYS);
+  const journal = opts.journal === undefined ? undefined : checkJournal<Y>(opts.journal);
   const fetcher = createFetcher(bot, opts.runner);
-  const source = createSource({ supply: fetcher.fetch }, opts.source);
   const metrics = new SinkMetrics();
+  const journaling = journal === undefined ? undefined : journaled(fetcher, journal, metrics);
+  const source = createSource({ supply: journaling?.supply ?? fetcher.fetch }, opts.source);
   const sinkOptions = validateSinkOptions(opts.sink);
   const onTimeout = sinkOptions.onTimeout;
 
@@ -206,9 +251,14 @@ export function run<Y extends { update_id: number }, R>(
         const started = performance.now();
         try {
           await bot.handleUpdate(update);
+        } catch (error) {
+          // Settled only once the error handler is done with it, see below.
+          journaling?.failing(error, update);
+          throw error;
         } finally {
           metrics.record(performance.now() - started);
         }
+        journaling?.settle(update);
       },
     },
     async (error) => {
@@ -218,6 +268,8 @@ export function run<Y extends { update_id: number }, R>(
       } catch (secondary) {
         log(`error handler threw: ${describeError(secondary)}`);
         if (!fetcher.silent) printHandlerFailure(secondary);
+      } finally {
+        journaling?.settleFailed(error);
       }
     },
     {
@@ -225,15 +277,122 @@ export function run<Y extends { update_id: number }, R>(
       onTimeout: (update, task) => {
         metrics.timedOut++;
         log(`update ${update.update_id} timed out`);
+        // The runner has given up on it: a crash from here on must not replay it.
+        journaling?.settle(update);
         onTimeout(update, task);
       },
     },
   );
-  const handle = runnerOf(source, sink, { silent: fetcher.silent, afterDrain: fetcher.confirm });
+  const handle = runnerOf(source, sink, {
+    silent: fetcher.silent,
+    afterDrain: journaling?.afterDrain ?? fetcher.confirm,
+    onEnd: journaling?.close,
+  });
   handle.start();
   return {
     ...handle,
     stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
+  };
+}
+
+interface Journaling<Y> {
+  /** The source's supply: replayed updates first, then fetched ones, each batch journaled. */
+  supply: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
+  settle: (update: Y) => void;
+  /** Remembers which update a thrown error belongs to, for {@link settleFailed}. */
+  failing: (error: unknown, update: Y) => void;
+  /** Settles the update whose handler threw `error`, after the error handler ran. */
+  settleFailed: (error: unknown) => void;
+  /** Everything journaled and flushed, then the final confirmation to Telegram. */
+  afterDrain: () => Promise<void>;
+  /** Closes the journal (releasing its lock) if this run opened it. */
+  close: () => Promise<void>;
+}
+
+/**
+ * Puts a journal between the fetcher and the sink. A fetched batch goes to
+ * the sink at once, so handling is not slowed by the disk, but the next
+ * getUpdates, whose offset tells Telegram the batch arrived, waits until the
+ * batch is durable: there is no moment at which an update is known to
+ * nobody but this process's memory.
+ */
+function journaled<Y extends { update_id: number }>(
+  fetcher: Fetcher<Y>,
+  journal: UpdateJournal<Y>,
+  metrics: SinkMetrics,
+): Journaling<Y> {
+  let opened = false;
+  let replay: Y[] = [];
+  /** The append of the last fetched batch; the next getUpdates confirms that batch. */
+  let appended: Promise<void> = Promise.resolve();
+  /** Updates whose handler threw, by error, until the error handler is done. */
+  const failed = new Map<unknown, Y[]>();
+
+  function settleId(id: number): void {
+    try {
+      journal.settle(id);
+    } catch (error) {
+      // A lost settle record only means a duplicate after a crash.
+      log(`journal.settle(${id}) threw: ${describeError(error)}`);
+    }
+  }
+
+  async function supply(batchSize: number, signal: GrammySignal): Promise<Y[]> {
+    if (!opened) {
+      // Before bot.init(): a second process on the same journal fails at once.
+      const recovery = await journal.open();
+      opened = true;
+      await fetcher.init(signal);
+      if (recovery.offset !== undefined) fetcher.startAt(recovery.offset);
+      replay = recovery.pending;
+      for (const update of replay) markReplayed(update);
+      if (replay.length > 0) log(`replaying ${replay.length} updates from the journal`);
+    }
+    if (replay.length > 0) {
+      // Same sink, same cap: no more than there are free slots.
+      const count = Math.max(1, Math.min(replay.length, Math.floor(batchSize) || 1));
+      const batch = replay.splice(0, count);
+      metrics.replayed += batch.length;
+      return batch;
+    }
+    await appended;
+    const updates = await fetcher.fetch(batchSize, signal);
+    if (updates.length > 0) {
+      appended = journal.append(updates, fetcher.nextOffset());
+      // Awaited by the next fetch or by the stop; never an unhandled rejection.
+      appended.catch(noop);
+    }
+    return updates;
+  }
+
+  return {
+    supply,
+    settle: (update) => settleId(update.update_id),
+    failing(error, update) {
+      const list = failed.get(error);
+      if (list === undefined) failed.set(error, [update]);
+      else list.push(update);
+    },
+    settleFailed(error) {
+      const list = failed.get(error);
+      const update = list?.shift();
+      if (list !== undefined && list.length === 0) failed.delete(error);
+      if (update !== undefined) settleId(update.update_id);
+    },
+    async afterDrain() {
+      if (opened) {
+        await appended;
+        await journal.flush();
+      }
+      await fetcher.confirm();
+    },
+    async close() {
+      if (!opened) return;
+      opened = false;
+      replay = [];
+      appended = Promise.resolve();
+      await journal.close();
+    },
   };
 }
 

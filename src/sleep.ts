@@ -5,6 +5,9 @@ export interface SignalLike {
   removeEventListener(type: "abort", listener: () => void): void;
 }
 
+/** Node fires longer timers after 1 ms, which would turn a long wait into a busy loop. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Waits `ms` milliseconds or until `signal` aborts, whichever comes first, so
  * that no backoff or pause can delay `stop()`. Never rejects.
@@ -14,14 +17,22 @@ export interface SignalLike {
 export function sleep(ms: number, signal: SignalLike): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout>;
     const onAbort = () => {
       clearTimeout(timer);
       resolve(false);
     };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
+    const arm = (left: number) => {
+      timer = setTimeout(
+        () => {
+          if (left > LONGEST_TIMER_MS) return arm(left - LONGEST_TIMER_MS);
+          signal.removeEventListener("abort", onAbort);
+          resolve(true);
+        },
+        Math.min(left, LONGEST_TIMER_MS),
+      );
+    };
+    arm(ms);
     signal.addEventListener("abort", onAbort);
   });
 }

@@ -25,6 +25,8 @@ export interface RunnerStats {
   failed: number;
   /** Updates whose handler exceeded `sink.timeout.milliseconds`. */
   timedOut: number;
+  /** Updates read back from the journal and handed to the bot again (see `isReplayed`). */
+  replayed: number;
   /** Updates accepted by the sink and not yet done (running or waiting for a slot). */
   inFlight: number;
   /** Of those, updates parked by `sequentialize` while they wait for their key (no slot held). */
@@ -46,6 +48,7 @@ export class SinkMetrics {
   handled = 0;
   failed = 0;
   timedOut = 0;
+  replayed = 0;
   private readonly durations = new Float64Array(WINDOW);
   private next = 0;
 
@@ -65,6 +68,7 @@ export class SinkMetrics {
       handled: this.handled,
       failed: this.failed,
       timedOut: this.timedOut,
+      replayed: this.replayed,
       inFlight,
       parked,
       getUpdatesCalls: fetch.getUpdatesCalls,

@@ -523,9 +523,6 @@ describe("DecayingDeque parking (sequentialize under the queue)", () => {
     await queue.empty();
   });
 
-  // BUG (src/queue.ts, pendingTasks()): parked tasks are only counted
-  // (`this.parked`), not kept, so pendingTasks() (and sink.snapshot()) omit
-  // them while `length` (sink.size()) includes them.
   it("lists parked updates in pendingTasks(), consistently with length", async () => {
     const { queue, finish } = keyed(2);
     void queue.add([

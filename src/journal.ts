@@ -1,0 +1,707 @@
+import { type FileHandle, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Update } from "grammy/types";
+import { describeError, logger } from "./log.js";
+import { checkNumber, optionalObject, rejectUnknownKeys, show } from "./options.js";
+
+const log = logger("journal");
+
+/**
+ * What a journal knows after {@link UpdateJournal.open}: the updates a previous
+ * run fetched (so Telegram may already have forgotten them) but never finished,
+ * and where fetching should go on.
+ *
+ * @example
+ * ```ts
+ * const { pending, offset } = await journal.open();
+ * console.log(`${pending.length} updates to handle again, next offset ${offset}`);
+ * ```
+ */
+export interface JournalRecovery<Y> {
+  /** Appended and never settled, in the order they were appended. */
+  pending: Y[];
+  /** The offset passed with the last append, or `undefined` for a new journal. */
+  offset: number | undefined;
+}
+
+/**
+ * A durable log of fetched updates, so that a crash (SIGKILL, OOM, power
+ * loss) between confirming a batch to Telegram and finishing its handlers does
+ * not lose updates. `run(bot, { journal })` uses it like this:
+ *
+ * 1. `open()` once per start, before the first fetch; the pending updates are
+ *    handled again before any new ones, and fetching goes on at `offset`.
+ * 2. `append(batch, nextOffset)` for every fetched batch; the next getUpdates
+ *    (whose offset confirms the batch to Telegram) waits for its promise.
+ * 3. `settle(update_id)` when a handler is done (success, error or timeout).
+ * 4. On stop: `flush()`, then the final confirmation to Telegram, then `close()`.
+ *
+ * A rejected `append()` or `flush()` ends the runner (`task()` rejects) rather
+ * than confirming updates that are not stored. `fileJournal(dir)` is the
+ * built-in implementation; implement this interface for other stores (Redis,
+ * a database).
+ *
+ * @example
+ * ```ts
+ * const pendingById = new Map<number, Update>();
+ * const memoryJournal: UpdateJournal = {
+ *   open: async () => ({ pending: [...pendingById.values()], offset: undefined }),
+ *   append: async (updates) => void updates.forEach((u) => pendingById.set(u.update_id, u)),
+ *   settle: (id) => void pendingById.delete(id),
+ *   flush: async () => {},
+ *   close: async () => {},
+ * };
+ * run(bot, { journal: memoryJournal }); // survives handle.stop()/start(), not a crash
+ * ```
+ */
+export interface UpdateJournal<Y extends { update_id: number } = Update> {
+  /** Takes ownership of the store (rejecting if another process has it) and reads it. */
+  open(): Promise<JournalRecovery<Y>>;
+  /**
+   * Stores a fetched batch and the offset that comes after it. Resolves once
+   * both are durable: the runner confirms the batch to Telegram only then.
+   */
+  append(updates: readonly Y[], offset: number): Promise<void>;
+  /**
+   * Records that an update is done. May be buffered: a settle record lost in a
+   * crash only makes the update be handled once more. Must not throw.
+   */
+  settle(updateId: number): void;
+  /** Makes everything recorded so far durable, settle records included. */
+  flush(): Promise<void>;
+  /** Flushes and releases the store; `open()` may be called again afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * Options of {@link fileJournal}.
+ *
+ * @example
+ * ```ts
+ * run(bot, { journal: fileJournal("./journal", { compactBytes: 4 * 1024 * 1024 }) });
+ * ```
+ */
+export interface FileJournalOptions {
+  /**
+   * Rewrite the log without its settled entries once it is larger than this
+   * many bytes and less than half of it is unsettled updates. Default: 1 MiB.
+   */
+  compactBytes?: number;
+  /**
+   * Longest time, in milliseconds, that settle records wait in memory before
+   * they are written (without fsync; the next batch's fsync covers them).
+   * Default: 10.
+   */
+  settleDelayMilliseconds?: number;
+}
+
+const FILE_JOURNAL_KEYS = ["compactBytes", "settleDelayMilliseconds"] as const;
+const LOG_NAME = "journal.log";
+const LOCK_NAME = "journal.lock";
+const FORMAT = "grammy-runner";
+const VERSION = 1;
+const DEFAULT_COMPACT_BYTES = 1024 * 1024;
+const DEFAULT_SETTLE_DELAY_MS = 10;
+
+/**
+ * Update objects handed to the bot from a journal rather than from Telegram.
+ * A WeakSet of the very objects passed to `bot.handleUpdate`, since grammY's
+ * `ctx.update` is that object: nothing to copy, nothing to clean up.
+ */
+const replayedUpdates = new WeakSet<object>();
+
+/** Marks updates read back from a journal; see {@link isReplayed}. */
+export function markReplayed(update: object): void {
+  replayedUpdates.add(update);
+}
+
+/**
+ * Whether `update` was read back from the journal after a crash or an
+ * abandoned run, rather than fetched from Telegram. Such an update was handed
+ * to the bot before and its handler may have run in part or even completely
+ * (its settle record can be lost in a crash), so a handler with side effects
+ * that must happen once should deduplicate by `update_id`: e.g. record the
+ * `update_id` in the same database transaction as the effect (a unique key),
+ * and skip the effect if it is already there. Checking only replayed updates
+ * keeps the fast path free of that lookup.
+ *
+ * @param update `ctx.update`, or the object passed to `bot.handleUpdate`
+ * @returns `true` for an update replayed from the journal
+ *
+ * @example
+ * ```ts
+ * import { isReplayed } from "grammy-runner";
+ *
+ * bot.on("message", async (ctx) => {
+ *   const id = ctx.update.update_id;
+ *   if (isReplayed(ctx.update) && (await db.processed.has(id))) return; // done before the crash
+ *   await db.transaction(async (tx) => {
+ *     await tx.processed.add(id);
+ *     await tx.orders.create(ctx.message);
+ *   });
+ *   await ctx.reply("Order placed");
+ * });
+ * ```
+ */
+export function isReplayed(update: unknown): boolean {
+  return typeof update === "object" && update !== null && replayedUpdates.has(update);
+}
+
+/**
+ * Checks the `journal` option of `run()`: an object with the five functions of
+ * {@link UpdateJournal}.
+ */
+export function checkJournal<Y extends { update_id: number }>(value: unknown): UpdateJournal<Y> {
+  const j = value as Partial<Record<keyof UpdateJournal<Y>, unknown>> | null;
+  const missing =
+    typeof j !== "object" || j === null
+      ? undefined
+      : (["open", "append", "settle", "flush", "close"] as const).find(
+          (key) => typeof j[key] !== "function",
+        );
+  if (typeof j !== "object" || j === null || missing !== undefined) {
+    const detail =
+      missing === undefined ? show(value) : `an object without a \`${missing}\` function`;
+    throw new TypeError(
+      `Option \`journal\` must be an UpdateJournal (an object with open, append, settle, flush and close functions), e.g. fileJournal("./journal"), but got ${detail}.`,
+    );
+  }
+  return value as UpdateJournal<Y>;
+}
+
+/**
+ * A journal in a directory of the local file system, for
+ * `run(bot, { journal: fileJournal(dir) })`: every fetched batch is written
+ * and fsynced before Telegram is told it arrived, so that after a crash the
+ * updates whose handlers had not finished are handled again (flagged by
+ * {@link isReplayed}), first and in their original order.
+ *
+ * The directory (created if missing) holds `journal.log`, an append-only log
+ * that is compacted as entries settle, and `journal.lock`, which holds the
+ * owner's pid: a second process opening the same directory fails at once; a
+ * lock left by a dead process is taken over. Each record is checksummed, so a
+ * record torn by a crash mid-write is discarded. The log contains the updates
+ * (user messages), so it is created readable by its owner only.
+ *
+ * @param dir The directory of the journal; one per bot process
+ * @param options When to compact and how long settle records may wait
+ * @returns A journal for `run()`'s `journal` option
+ *
+ * @example
+ * ```ts
+ * import { fileJournal, isReplayed, run } from "grammy-runner";
+ *
+ * bot.on("message", (ctx) => ctx.reply(isReplayed(ctx.update) ? "Sorry for the wait" : "Hi"));
+ * const handle = run(bot, { journal: fileJournal("./data/journal") });
+ * process.once("SIGTERM", () => handle.stop()); // a clean stop leaves nothing to replay
+ * ```
+ */
+export function fileJournal<Y extends { update_id: number } = Update>(
+  dir: string,
+  options?: FileJournalOptions,
+): UpdateJournal<Y> {
+  if (typeof dir !== "string" || dir.length === 0)
+    throw new TypeError(
+      `fileJournal: the directory must be a non-empty string path, but got ${show(dir)}.`,
+    );
+  const opts = optionalObject("fileJournal options", options);
+  rejectUnknownKeys("fileJournal options", opts, FILE_JOURNAL_KEYS);
+  const compactBytes = checkNumber("compactBytes", opts.compactBytes ?? DEFAULT_COMPACT_BYTES, {
+    min: 0,
+  });
+  const settleDelay = checkNumber(
+    "settleDelayMilliseconds",
+    opts.settleDelayMilliseconds ?? DEFAULT_SETTLE_DELAY_MS,
+    { min: 0, max: 2 ** 31 - 1 },
+  );
+  return new FileJournal<Y>(resolve(dir), compactBytes, settleDelay);
+}
+
+interface Entry<Y> {
+  update: Y;
+  /** Length of the update's JSON, to tell how much of the log is still live. */
+  bytes: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Lock files held by this process, shared by every copy of this module (ESM and CJS). */
+const registry = globalThis as Record<symbol, Set<string> | undefined>;
+const HELD_KEY = Symbol.for("grammy-runner.journal-locks");
+const held: Set<string> = registry[HELD_KEY] ?? new Set();
+registry[HELD_KEY] = held;
+
+class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
+  private readonly path: string;
+  private readonly lockPath: string;
+  /** The lock's real path: two spellings of one directory (symlinks) must not both own it. */
+  private lockKey = "";
+  private state: "closed" | "opening" | "open" | "closing" = "closed";
+  private fd: FileHandle | undefined;
+  /** Bytes in the log file. */
+  private size = 0;
+  /** Unsettled updates by id; a Map keeps them in append order. */
+  private pending = new Map<number, Entry<Y>>();
+  private liveBytes = 0;
+  private offset: number | undefined;
+  /** Records waiting for the writer. */
+  private lines: string[] = [];
+  private settled: number[] = [];
+  /** Callers waiting for the next fsync. */
+  private waiters: Waiter[] = [];
+  /** Writer rounds run one after another on this chain; a round never rejects. */
+  private chain: Promise<void> = Promise.resolve();
+  private roundScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** The first write error; every later append or flush rejects with it. */
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly compactBytes: number,
+    private readonly settleDelay: number,
+  ) {
+    this.path = join(dir, LOG_NAME);
+    this.lockPath = join(dir, LOCK_NAME);
+  }
+
+  async open(): Promise<JournalRecovery<Y>> {
+    if (this.state !== "closed")
+      throw new Error(
+        `The journal ${this.path} is already open; close it before opening it again.`,
+      );
+    this.state = "opening";
+    try {
+      try {
+        await mkdir(this.dir, { recursive: true });
+      } catch (error) {
+        throw fsError(`Cannot create the journal directory ${this.dir}`, error);
+      }
+      await this.lock();
+      try {
+        const { pending, offset, discarded } = parseLog<Y>(await this.read(), this.path);
+        if (discarded > 0)
+          log(`${this.path}: discarded a torn last record (${discarded} bytes) left by a crash`);
+        this.pending = pending;
+        this.liveBytes = 0;
+        for (const entry of pending.values()) this.liveBytes += entry.bytes;
+        this.offset = offset;
+        this.failure = undefined;
+        // Rewriting at once drops what is settled and any torn tail, so that
+        // new records never follow garbage.
+        await this.compact();
+      } catch (error) {
+        await this.unlock();
+        throw error;
+      }
+    } catch (error) {
+      this.state = "closed";
+      throw error;
+    }
+    this.state = "open";
+    log(`opened ${this.path}: ${this.pending.size} unsettled, offset ${this.offset}`);
+    return {
+      pending: [...this.pending.values()].map((entry) => entry.update),
+      offset: this.offset,
+    };
+  }
+
+  append(updates: readonly Y[], offset: number): Promise<void> {
+    if (this.state !== "open")
+      return Promise.reject(new Error(`The journal ${this.path} is not open.`));
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const parts: string[] = [];
+    for (const update of updates) {
+      const json = JSON.stringify(update);
+      parts.push(json);
+      this.pending.set(update.update_id, { update, bytes: json.length });
+      this.liveBytes += json.length;
+    }
+    this.offset = offset;
+    this.lines.push(recordLine(`{"o":${JSON.stringify(offset)},"u":[${parts.join(",")}]}`));
+    return this.durable();
+  }
+
+  settle(updateId: number): void {
+    if (this.state !== "open" || this.failure !== undefined) return;
+    const entry = this.pending.get(updateId);
+    if (entry === undefined) return; // settled already (e.g. timed out, then failed)
+    this.pending.delete(updateId);
+    this.liveBytes -= entry.bytes;
+    this.settled.push(updateId);
+    if (this.timer === undefined && !this.roundScheduled) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, this.settleDelay);
+      // Settle records are an optimisation; they must not keep the process alive.
+      this.timer.unref();
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.state !== "open") return Promise.resolve();
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return this.durable();
+  }
+
+  async close(): Promise<void> {
+    if (this.state !== "open") return;
+    this.state = "closing";
+    let error: unknown;
+    try {
+      this.schedule();
+      await this.chain;
+      if (this.failure !== undefined) error = this.failure;
+      // After a clean stop this leaves just the header: nothing to replay.
+      else await this.compact();
+    } catch (caught) {
+      error = caught;
+    } finally {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+      await this.fd?.close().catch(noop);
+      this.fd = undefined;
+      this.lines = [];
+      this.settled = [];
+      await this.unlock();
+      this.state = "closed";
+      log(`closed ${this.path}`);
+    }
+    if (error !== undefined) throw error;
+  }
+
+  /** Resolves after the next fsync that covers everything recorded so far. */
+  private durable(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Queues a writer round unless one is queued and not started yet: records
+   * and waiters that arrive while a round writes and fsyncs all go into the
+   * next round, so one fsync serves every batch appended meanwhile.
+   */
+  private schedule(): void {
+    if (this.roundScheduled) return;
+    this.roundScheduled = true;
+    this.chain = this.chain.then(() => this.round());
+  }
+
+  private async round(): Promise<void> {
+    this.roundScheduled = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.settled.length > 0) {
+      this.lines.push(recordLine(`{"s":[${this.settled.join(",")}]}`));
+      this.settled = [];
+    }
+    const lines = this.lines;
+    const waiters = this.waiters;
+    this.lines = [];
+    this.waiters = [];
+    if (this.failure === undefined) {
+      try {
+        const fd = this.fd;
+        if (fd === undefined) throw new Error("the log file is not open");
+        if (lines.length > 0) {
+          const data = Buffer.from(lines.join(""));
+          await writeAll(fd, data);
+          this.size += data.length;
+        }
+        if (waiters.length > 0) await fd.datasync();
+        if (this.size > this.compactBytes && this.liveBytes * 2 < this.size) await this.compact();
+      } catch (error) {
+        this.failure = fsError(
+          `Writing the journal ${this.path} failed, so the runner stops rather than confirm updates that are not stored`,
+          error,
+        );
+        log(this.failure.message);
+      }
+    }
+    for (const waiter of waiters) {
+      if (this.failure === undefined) waiter.resolve();
+      else waiter.reject(this.failure);
+    }
+  }
+
+  /**
+   * Replaces the log by one holding only the unsettled updates: written to a
+   * temporary file, fsynced, renamed over the log (atomic), then the directory
+   * fsynced so the rename itself survives a power loss.
+   */
+  private async compact(): Promise<void> {
+    const header = recordLine(
+      `{"journal":"${FORMAT}","version":${VERSION},"offset":${JSON.stringify(this.offset ?? null)}}`,
+    );
+    let content = header;
+    if (this.pending.size > 0) {
+      const updates = [...this.pending.values()].map((entry) => JSON.stringify(entry.update));
+      content += recordLine(
+        `{"o":${JSON.stringify(this.offset ?? null)},"u":[${updates.join(",")}]}`,
+      );
+    }
+    const data = Buffer.from(content);
+    const temporary = `${this.path}.tmp`;
+    const before = this.size;
+    try {
+      const out = await open(temporary, "w", 0o600);
+      try {
+        await writeAll(out, data);
+        await out.sync();
+      } finally {
+        await out.close();
+      }
+      await rename(temporary, this.path);
+      await syncDirectory(this.dir);
+      await this.fd?.close().catch(noop);
+      this.fd = undefined;
+      this.fd = await open(this.path, "a", 0o600);
+    } catch (error) {
+      throw fsError(`Compacting the journal ${this.path} failed`, error);
+    }
+    this.size = data.length;
+    if (before > 0) log(`compacted ${this.path}: ${before} -> ${data.length} bytes`);
+  }
+
+  private async read(): Promise<string> {
+    try {
+      return await readFile(this.path, "utf8");
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return "";
+      throw fsError(`Cannot read the journal ${this.path}`, error);
+    }
+  }
+
+  /**
+   * Creates the lock file with O_EXCL, so that of two processes exactly one
+   * wins; the loser reads the pid inside and fails unless that process is dead.
+   */
+  private async lock(): Promise<void> {
+    this.lockKey = join(await realpath(this.dir), LOCK_NAME);
+    if (held.has(this.lockKey))
+      throw new Error(
+        `The journal in ${this.dir} is already in use by this process (lock ${this.lockPath}); give each runner its own journal directory.`,
+      );
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const file = await open(this.lockPath, "wx", 0o600);
+        try {
+          await file.writeFile(`${process.pid}\n`);
+        } finally {
+          await file.close();
+        }
+        held.add(this.lockKey);
+        return;
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST")
+          throw fsError(`Cannot create the journal lock ${this.lockPath}`, error);
+      }
+      const owner = await this.lockOwner();
+      if (owner === "gone") continue;
+      if (owner !== "stale")
+        throw new Error(
+          `The journal in ${this.dir} is in use by process ${owner} (lock ${this.lockPath}): only one bot process may use a journal directory. Stop that process, or give this one another directory.`,
+        );
+      log(`taking over the stale lock ${this.lockPath}`);
+      try {
+        await unlink(this.lockPath);
+      } catch (error) {
+        if (errorCode(error) !== "ENOENT")
+          throw fsError(`Cannot remove the stale journal lock ${this.lockPath}`, error);
+      }
+    }
+    throw new Error(
+      `Could not take the journal lock ${this.lockPath}: it keeps being created by another process.`,
+    );
+  }
+
+  /** The live pid holding the lock, `"stale"` if its owner is gone, `"gone"` if the file is. */
+  private async lockOwner(): Promise<number | "stale" | "gone"> {
+    for (let look = 0; ; look++) {
+      let text: string;
+      try {
+        text = await readFile(this.lockPath, "utf8");
+      } catch (error) {
+        if (errorCode(error) === "ENOENT") return "gone";
+        throw fsError(`Cannot read the journal lock ${this.lockPath}`, error);
+      }
+      // An empty lock may be one being created right now: look again shortly.
+      if (text.trim() === "" && look < 3) {
+        await new Promise((wake) => setTimeout(wake, 50));
+        continue;
+      }
+      const pid = Number(text.trim());
+      if (!Number.isSafeInteger(pid) || pid <= 0) return "stale";
+      // Our own pid, yet not held by us: a previous incarnation with the same
+      // pid (pid 1 in a restarted container) crashed.
+      if (pid === process.pid) return "stale";
+      return isAlive(pid) ? pid : "stale";
+    }
+  }
+
+  private async unlock(): Promise<void> {
+    if (!held.delete(this.lockKey)) return;
+    try {
+      // Remove only our own lock, never one another process has taken over.
+      const text = await readFile(this.lockPath, "utf8");
+      if (Number(text.trim()) === process.pid) await unlink(this.lockPath);
+    } catch (error) {
+      log(`could not remove the lock ${this.lockPath}: ${describeError(error)}`);
+    }
+  }
+}
+
+/**
+ * Reads a log: the header, then batch and settle records. A bad record
+ * followed only by bad bytes is a write torn by a crash and is dropped; a bad
+ * record followed by good ones means the file is damaged, which is an error
+ * rather than a silent loss.
+ */
+function parseLog<Y extends { update_id: number }>(
+  text: string,
+  path: string,
+): { pending: Map<number, Entry<Y>>; offset: number | undefined; discarded: number } {
+  const pending = new Map<number, Entry<Y>>();
+  if (text.length === 0) return { pending, offset: undefined, discarded: 0 };
+  const lines = text.split("\n");
+  const tail = lines.pop() ?? "";
+  const records = lines.map(decodeLine);
+  const header = records[0];
+  if (
+    header === undefined ||
+    typeof header !== "object" ||
+    header === null ||
+    (header as { journal?: unknown }).journal !== FORMAT
+  )
+    throw new Error(
+      `${path} is not a grammy-runner journal (its first line is not a journal header). Move the file away or give fileJournal() another directory.`,
+    );
+  const { version, offset: startOffset } = header as { version?: unknown; offset?: unknown };
+  if (version !== VERSION)
+    throw new Error(
+      `${path} is a grammy-runner journal of version ${show(version)}, but this version reads version ${VERSION} only.`,
+    );
+  let offset = readOffset(startOffset, path, 1);
+  let end = records.length;
+  const firstBad = records.indexOf(undefined);
+  if (firstBad !== -1) {
+    if (records.slice(firstBad).some((record) => record !== undefined))
+      throw new Error(
+        `${path} is damaged: line ${firstBad + 1} is unreadable but later records are intact. Move the file away to start a new journal (its unsettled updates are then lost).`,
+      );
+    end = firstBad;
+  }
+  for (let i = 1; i < end; i++) {
+    const record = records[i] as { o?: unknown; u?: unknown; s?: unknown };
+    if (Array.isArray(record.u)) {
+      offset = readOffset(record.o, path, i + 1);
+      for (const update of record.u as unknown[]) {
+        const id = (update as { update_id?: unknown } | null)?.update_id;
+        if (typeof id !== "number" || !Number.isSafeInteger(id))
+          throw new Error(
+            `${path} is damaged: line ${i + 1} holds an update without an update_id.`,
+          );
+        pending.set(id, { update: update as Y, bytes: JSON.stringify(update).length });
+      }
+    } else if (Array.isArray(record.s)) {
+      for (const id of record.s as unknown[]) if (typeof id === "number") pending.delete(id);
+    } else {
+      throw new Error(`${path} is damaged: line ${i + 1} is not a journal record.`);
+    }
+  }
+  let discarded = tail.length;
+  for (let i = end; i < lines.length; i++) discarded += lines[i].length + 1;
+  return { pending, offset, discarded };
+}
+
+function readOffset(value: unknown, path: string, line: number): number | undefined {
+  if (value === null) return undefined;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+  throw new Error(`${path} is damaged: line ${line} holds the offset ${show(value)}.`);
+}
+
+/** `crc32 json\n`: the checksum tells a complete record from a torn or damaged one. */
+function recordLine(json: string): string {
+  return `${crc32(json)} ${json}\n`;
+}
+
+/** The record of a line, or `undefined` if the line is not a checksummed JSON record. */
+function decodeLine(line: string): unknown {
+  const space = line.indexOf(" ");
+  if (space !== 8) return undefined;
+  const json = line.slice(9);
+  if (crc32(json) !== line.slice(0, 8)) return undefined;
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === "object" && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** CRC-32 (IEEE) of the UTF-8 bytes of `text`, as 8 hex digits. */
+function crc32(text: string): string {
+  let c = 0xffffffff;
+  for (const byte of Buffer.from(text)) c = CRC_TABLE[(c ^ byte) & 0xff] ^ (c >>> 8);
+  return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, "0");
+}
+
+async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await file.write(data, done, data.length - done);
+    done += bytesWritten;
+  }
+}
+
+/** Fsyncs a directory so a rename in it is durable; a no-op where directories cannot be opened. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, "r");
+    await handle.sync();
+  } catch (error) {
+    const code = errorCode(error);
+    if (code !== "EISDIR" && code !== "EPERM" && code !== "EINVAL" && code !== "EBADF") throw error;
+  } finally {
+    await handle?.close().catch(noop);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return errorCode(error) === "EPERM";
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function fsError(message: string, cause: unknown): Error {
+  if (cause instanceof Error && cause.message.startsWith(message)) return cause;
+  return new Error(`${message}: ${describeError(cause)}`, { cause });
+}
+
+function noop(): void {}

@@ -1,0 +1,298 @@
+import { spawnSync } from "node:child_process";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { fileJournal, isReplayed, run, type UpdateJournal } from "../src/index.js";
+
+interface U {
+  update_id: number;
+  text?: string;
+}
+
+let dir: string;
+const opened: UpdateJournal<U>[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "grammy-runner-journal-"));
+});
+afterEach(async () => {
+  for (const journal of opened.splice(0)) await journal.close().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function journalIn(path = dir, options?: Parameters<typeof fileJournal>[1]): UpdateJournal<U> {
+  const journal = fileJournal<U>(path, options);
+  opened.push(journal);
+  return journal;
+}
+
+const updates = (from: number, count: number): U[] =>
+  Array.from({ length: count }, (_, i) => ({ update_id: from + i, text: `msg ${from + i}` }));
+
+/** A pid that belonged to a process that has exited. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ["-e", ""]);
+  return child.pid as number;
+}
+
+describe("fileJournal", () => {
+  it("starts empty, then returns the unsettled updates of a previous run in order", async () => {
+    const first = journalIn();
+    expect(await first.open()).toEqual({ pending: [], offset: undefined });
+    await first.append(updates(10, 3), 13);
+    await first.append(updates(13, 3), 16);
+    for (const id of [10, 12, 14]) first.settle(id);
+    await first.flush();
+    // Abandoned without close(): as after a crash (the lock is taken over since it is ours).
+    opened.splice(0);
+    const second = journalIn();
+    const recovery = await expectOpenAfterCrash(second);
+    expect(recovery.offset).toBe(16);
+    expect(recovery.pending.map((u) => u.update_id)).toEqual([11, 13, 15]);
+    expect(recovery.pending[0]).toEqual({ update_id: 11, text: "msg 11" });
+  });
+
+  it("leaves nothing to replay after everything settled and a clean close", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 5), 6);
+    for (let id = 1; id <= 5; id++) journal.settle(id);
+    await journal.close();
+    const again = journalIn();
+    expect(await again.open()).toEqual({ pending: [], offset: 6 });
+    // Just the header is left.
+    expect(readFileSync(join(dir, "journal.log"), "utf8").split("\n").length).toBe(2);
+  });
+
+  it("keeps unsettled updates across a clean close and reopen", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 4), 5);
+    journal.settle(2);
+    await journal.close();
+    expect((await journal.open()).pending.map((u) => u.update_id)).toEqual([1, 3, 4]);
+  });
+
+  it("writes settle records lazily, without an explicit flush", async () => {
+    const journal = journalIn(dir, { settleDelayMilliseconds: 1 });
+    await journal.open();
+    await journal.append(updates(1, 2), 3);
+    journal.settle(1);
+    await new Promise((r) => setTimeout(r, 50));
+    opened.splice(0);
+    const recovery = await expectOpenAfterCrash(journalIn());
+    expect(recovery.pending.map((u) => u.update_id)).toEqual([2]);
+  });
+
+  it("discards a torn last record and keeps appending after it", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 2), 3);
+    await journal.append(updates(3, 2), 5);
+    opened.splice(0);
+    const path = join(dir, "journal.log");
+    const size = statSync(path).size;
+    // A crash in the middle of writing the second batch: half of it made it to disk.
+    const lastLine = readFileSync(path, "utf8").trimEnd().split("\n").pop() as string;
+    truncateSync(path, size - Math.floor(lastLine.length / 2));
+    const reopened = journalIn();
+    const recovery = await expectOpenAfterCrash(reopened);
+    expect(recovery.pending.map((u) => u.update_id)).toEqual([1, 2]);
+    expect(recovery.offset).toBe(3);
+    await reopened.append(updates(3, 1), 4);
+    await reopened.close();
+    expect((await journalIn().open()).pending.map((u) => u.update_id)).toEqual([1, 2, 3]);
+  });
+
+  it("discards a last record with a bad checksum (garbage after a power loss)", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 1), 2);
+    opened.splice(0);
+    appendFileSync(join(dir, "journal.log"), '0badc0de {"o":9,"u":[]}\n\0\0\0');
+    const recovery = await expectOpenAfterCrash(journalIn());
+    expect(recovery).toEqual({ pending: [{ update_id: 1, text: "msg 1" }], offset: 2 });
+  });
+
+  it("refuses a damaged record followed by intact ones, naming the file", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 1), 2);
+    await journal.append(updates(2, 1), 3);
+    await journal.close();
+    // compaction on close left header + 1 batch; damage the batch and add an intact record
+    const path = join(dir, "journal.log");
+    const [header, batch] = readFileSync(path, "utf8").split("\n");
+    writeFileSync(path, `${header}\nxx${batch.slice(2)}\n${header}\n`);
+    await expect(journalIn().open()).rejects.toThrow(`${path} is damaged: line 2`);
+  });
+
+  it("refuses a foreign file with an error naming its path, and releases the lock", async () => {
+    const path = join(dir, "journal.log");
+    writeFileSync(path, "hello, I am somebody's notes\n");
+    const journal = journalIn();
+    await expect(journal.open()).rejects.toThrow(`${path} is not a grammy-runner journal`);
+    expect(() => readFileSync(join(dir, "journal.lock"))).toThrow(/ENOENT/);
+    // The file is left alone.
+    expect(readFileSync(path, "utf8")).toBe("hello, I am somebody's notes\n");
+  });
+
+  it("names the path when the directory cannot be created", async () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    await expect(journalIn(join(file, "journal")).open()).rejects.toThrow(
+      `Cannot create the journal directory ${join(file, "journal")}`,
+    );
+  });
+
+  it("lets only one owner open a directory; the lock holds the pid and goes on close", async () => {
+    const first = journalIn();
+    await first.open();
+    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    await expect(journalIn().open()).rejects.toThrow(/already in use by this process/);
+    await first.close();
+    expect(() => readFileSync(join(dir, "journal.lock"))).toThrow(/ENOENT/);
+    await journalIn().open();
+  });
+
+  it("sees through a symlink to the same directory", async () => {
+    await journalIn().open();
+    const link = `${dir}-link`;
+    symlinkSync(dir, link);
+    try {
+      await expect(journalIn(link).open()).rejects.toThrow(/already in use by this process/);
+    } finally {
+      rmSync(link, { force: true });
+    }
+  });
+
+  it("fails at once when another live process holds the lock", async () => {
+    // The parent of this test process is alive and is not us.
+    writeFileSync(join(dir, "journal.lock"), `${process.ppid}\n`);
+    const started = Date.now();
+    await expect(journalIn().open()).rejects.toThrow(
+      `in use by process ${process.ppid} (lock ${join(dir, "journal.lock")})`,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // Not taken over, not removed.
+    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.ppid));
+  });
+
+  it("takes over a stale lock whose process is dead", async () => {
+    const pid = deadPid();
+    writeFileSync(join(dir, "journal.lock"), `${pid}\n`);
+    const journal = journalIn();
+    await journal.open();
+    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+  });
+
+  it("compacts: keeps only unsettled updates and the file shrinks", async () => {
+    const journal = journalIn(dir, { compactBytes: 4_096 });
+    await journal.open();
+    const path = join(dir, "journal.log");
+    const sizes: number[] = [];
+    let appended = 0;
+    for (let batch = 0; batch < 100; batch++) {
+      const first = batch * 10 + 1;
+      const batchUpdates = updates(first, 10);
+      appended += JSON.stringify(batchUpdates).length;
+      await journal.append(batchUpdates, first + 10);
+      // All but the first update of each batch settle.
+      for (let id = first + 1; id < first + 10; id++) journal.settle(id);
+      await journal.flush();
+      sizes.push(statSync(path).size);
+    }
+    // Far more was written than the file ever held: it shrank several times.
+    expect(appended).toBeGreaterThan(4 * 4_096);
+    const shrinks = sizes.filter((size, i) => i > 0 && size < sizes[i - 1]).length;
+    expect(shrinks).toBeGreaterThanOrEqual(3);
+    // Bounded by max(compactBytes, 2 x unsettled bytes) plus one record, never by what was appended.
+    expect(Math.max(...sizes)).toBeLessThan(9_000);
+    expect(appended).toBeGreaterThan(30_000);
+    await journal.close();
+    const recovery = await journalIn().open();
+    expect(recovery.pending.map((u) => u.update_id)).toEqual(
+      Array.from({ length: 100 }, (_, i) => i * 10 + 1),
+    );
+    expect(recovery.offset).toBe(1001);
+  });
+
+  it("batches fsyncs: appends made while one is in progress share the next", async () => {
+    const journal = journalIn();
+    await journal.open();
+    const all = Array.from({ length: 50 }, (_, i) => journal.append(updates(i + 1, 1), i + 2));
+    await Promise.all(all);
+    await journal.close();
+    expect((await journalIn().open()).pending).toHaveLength(50);
+  });
+
+  it("makes append reject, with the path, once writing fails", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 1), 2);
+    // Pull the file handle away under it, like a disk error would.
+    const handle = (journal as unknown as { fd: { close(): Promise<void> } }).fd;
+    await handle.close();
+    await expect(journal.append(updates(2, 1), 3)).rejects.toThrow(
+      `Writing the journal ${join(dir, "journal.log")} failed`,
+    );
+    await expect(journal.flush()).rejects.toThrow(/Writing the journal/);
+  });
+
+  it("checks its arguments", () => {
+    expect(() => fileJournal("")).toThrow(TypeError);
+    expect(() => fileJournal(42 as unknown as string)).toThrow(
+      "fileJournal: the directory must be a non-empty string path, but got 42.",
+    );
+    expect(() => fileJournal(dir, { compactBytes: -1 })).toThrow(RangeError);
+    expect(() => fileJournal(dir, { compactByte: 1 } as never)).toThrow(
+      /Did you mean `compactBytes`/,
+    );
+  });
+});
+
+describe("run() journal option", () => {
+  const bot = {
+    api: { getUpdates: async () => [] },
+    handleUpdate: async () => {},
+    errorHandler: () => {},
+  };
+
+  it("is validated like the other options", () => {
+    expect(() => run(bot, { journal: "./dir" as never })).toThrow(
+      'Option `journal` must be an UpdateJournal (an object with open, append, settle, flush and close functions), e.g. fileJournal("./journal"), but got "./dir".',
+    );
+    expect(() => run(bot, { journal: { open() {} } as never })).toThrow(
+      /but got an object without a `append` function/,
+    );
+    expect(() => run(bot, { journl: {} } as never)).toThrow(/Did you mean `journal`/);
+  });
+
+  it("isReplayed is false for anything not read from a journal", () => {
+    expect(isReplayed({ update_id: 1 })).toBe(false);
+    expect(isReplayed(undefined)).toBe(false);
+    expect(isReplayed(1)).toBe(false);
+  });
+});
+
+/** Opens a journal whose previous owner (this process) "crashed" without closing it. */
+async function expectOpenAfterCrash(journal: UpdateJournal<U>) {
+  // In one process the lock of the abandoned journal is still registered as
+  // held; a crashed process would have lost that, so forget it the same way.
+  const held = (globalThis as Record<symbol, Set<string> | undefined>)[
+    Symbol.for("grammy-runner.journal-locks")
+  ];
+  held?.delete(join(realpathSync(dir), "journal.lock"));
+  return journal.open();
+}
