@@ -1,12 +1,12 @@
 // Long-running jobs with a per-update timeout: the runner frees the slot after
-// 10 s and aborts updateSignal(), which the job passes on to stop its work.
+// 10 s and aborts updateSignal(ctx), which the job passes on to stop its work.
 import { Bot } from "grammy";
 import { run, updateSignal } from "grammy-runner";
 
 const bot = new Bot(process.env.BOT_TOKEN ?? "");
 
 bot.command("slow", async (ctx) => {
-  const signal = updateSignal();
+  const signal = updateSignal(ctx);
   const steps = 30;
   for (let step = 1; step <= steps; step++) {
     if (signal?.aborted) return; // the runner gave up on us: stop working

@@ -1,9 +1,9 @@
-import { AsyncLocalStorage } from "node:async_hooks";
-
 /**
- * What the sink knows about the update whose handler is running. Stored in an
- * AsyncLocalStorage so that code deep inside middleware can reach it without a
- * new parameter, which keeps `bot.handleUpdate(update)` as the only entry point.
+ * What the sink knows about an update while its handler runs: its slot and its
+ * abort signal. Found through the update object itself (grammY's `ctx.update`
+ * is the object the sink passed to `bot.handleUpdate`), which costs one
+ * WeakMap entry per update; AsyncLocalStorage would make every promise of
+ * every handler slower on Node 20.
  */
 export interface UpdateScope {
   /** Created lazily: most handlers never ask for it. */
@@ -20,15 +20,34 @@ export interface UpdateScope {
   resume(): Promise<void>;
 }
 
-export const scopeStorage = new AsyncLocalStorage<UpdateScope>();
+const scopes = new WeakMap<object, UpdateScope>();
+
+/** Registers the scope of an element the queue starts; primitives have none. */
+export function enterScope(elem: unknown, scope: UpdateScope): void {
+  if (typeof elem === "object" && elem !== null) scopes.set(elem, scope);
+}
+
+/** Forgets the scope once the element's task is done, unless a newer task took the element over. */
+export function leaveScope(elem: unknown, scope: UpdateScope): void {
+  if (typeof elem === "object" && elem !== null && scopes.get(elem) === scope) scopes.delete(elem);
+}
+
+/** The scope of a grammY context (through `ctx.update`) or of an update itself. */
+function scopeOf(ctxOrUpdate: unknown): UpdateScope | undefined {
+  if (typeof ctxOrUpdate !== "object" || ctxOrUpdate === null) return undefined;
+  const own = scopes.get(ctxOrUpdate);
+  if (own !== undefined) return own;
+  const update = (ctxOrUpdate as { update?: unknown }).update;
+  return typeof update === "object" && update !== null ? scopes.get(update) : undefined;
+}
 
 /**
- * Parks the update being handled, if a runner sink handles it; returns the
- * scope to `resume()` later, or `undefined` when there is nothing to give back
+ * Parks the update of `ctx` if a runner sink handles it; returns the scope to
+ * `resume()` later, or `undefined` when there is nothing to give back
  * (webhooks, `bot.start()`).
  */
-export function parkCurrentUpdate(): UpdateScope | undefined {
-  const scope = scopeStorage.getStore();
+export function parkUpdate(ctx: unknown): UpdateScope | undefined {
+  const scope = scopeOf(ctx);
   return scope?.park() ? scope : undefined;
 }
 
@@ -38,7 +57,7 @@ export function parkCurrentUpdate(): UpdateScope | undefined {
  *
  * @example
  * ```ts
- * const signal = updateSignal();
+ * const signal = updateSignal(ctx);
  * signal?.addEventListener("abort", () => {
  *   if (signal.reason instanceof HandlerTimeoutError) console.log("gave up");
  * });
@@ -52,26 +71,27 @@ export class HandlerTimeoutError extends Error {
 }
 
 /**
- * Returns the `AbortSignal` of the update whose middleware is running, or
- * `undefined` outside a runner sink (e.g. under webhooks or `bot.start()`).
- * The signal is aborted with a {@link HandlerTimeoutError} when the handler
- * exceeds `sink.timeout.milliseconds`: pass it to `fetch`, timers or
- * `bot.api` calls so that work the runner has given up on stops too.
+ * Returns the `AbortSignal` of the update that `ctx` (or the update itself)
+ * belongs to, or `undefined` if no runner sink is handling it (webhooks,
+ * `bot.start()`). The signal is aborted with a {@link HandlerTimeoutError}
+ * when the handler exceeds `sink.timeout.milliseconds`: pass it to `fetch`,
+ * timers or `bot.api` calls so that work the runner has given up on stops too.
+ *
+ * @param ctx A grammY context (its `ctx.update` is looked up) or an update
  *
  * @example
  * ```ts
  * import { run, updateSignal } from "grammy-runner";
  *
  * bot.command("report", async (ctx) => {
- *   const signal = updateSignal();
- *   const res = await fetch("https://example.com/slow-report", { signal });
+ *   const res = await fetch("https://example.com/slow-report", { signal: updateSignal(ctx) });
  *   await ctx.reply(await res.text());
  * });
  * run(bot, { sink: { timeout: { milliseconds: 10_000, handler: () => {} } } });
  * ```
  */
-export function updateSignal(): AbortSignal | undefined {
-  const scope = scopeStorage.getStore();
+export function updateSignal(ctx: object): AbortSignal | undefined {
+  const scope = scopeOf(ctx);
   if (scope === undefined) return undefined;
   if (scope.controller === undefined) {
     scope.controller = new AbortController();

@@ -1,4 +1,4 @@
-import { HandlerTimeoutError, scopeStorage, type UpdateScope } from "./context.js";
+import { enterScope, HandlerTimeoutError, leaveScope, type UpdateScope } from "./context.js";
 import { describeError, logger } from "./log.js";
 
 const log = logger("queue");
@@ -8,8 +8,8 @@ export const DEFAULT_MAX_PARKED = 10_000;
 type TaskState = "running" | "parked" | "resuming" | "timed out" | "done";
 
 /**
- * One update in the queue, and the scope its handler sees through
- * AsyncLocalStorage. A class, so parking costs no closures per update.
+ * One update in the queue, and the scope its handler can reach through the
+ * update object. A class, so parking costs no closures per update.
  */
 class Task<Y, R> implements UpdateScope {
   state: TaskState = "running";
@@ -17,6 +17,8 @@ class Task<Y, R> implements UpdateScope {
   timedOut?: HandlerTimeoutError;
   /** Settles when the worker and its error handling are done; never rejects. */
   settled: Promise<void> = Promise.resolve();
+  /** `performance.now()` at the start, for the latency the runner reports. */
+  readonly startedAt = performance.now();
 
   constructor(
     readonly elem: Y,
@@ -31,6 +33,28 @@ class Task<Y, R> implements UpdateScope {
   resume(): Promise<void> {
     return this.owner.resume(this);
   }
+}
+
+/**
+ * Extra options of {@link DecayingDeque}, beyond @grammyjs/runner's.
+ *
+ * @example
+ * ```ts
+ * const options: DequeOptions<Update> = {
+ *   maxParked: 1_000,
+ *   onSettled: (update, ms) => console.log(`${update.update_id} took ${ms} ms`),
+ * };
+ * ```
+ */
+export interface DequeOptions<Y> {
+  /** Most tasks parked by `sequentialize` at once (default 10,000). */
+  maxParked?: number;
+  /**
+   * Called when a task is completely done (after its error handler, if it
+   * failed; also for a task that timed out, when it finally ends), with how
+   * long it took in milliseconds.
+   */
+  onSettled?: (elem: Y, milliseconds: number) => void;
 }
 
 /**
@@ -71,6 +95,7 @@ export class DecayingDeque<Y, R = unknown> {
   private capacityWaiters: Array<() => void> = [];
   private emptyWaiters: Array<() => void> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly onSettled: DequeOptions<Y>["onSettled"];
 
   /**
    * @param taskTimeout Milliseconds a task may run before it is timed out (`Infinity`: never)
@@ -78,7 +103,7 @@ export class DecayingDeque<Y, R = unknown> {
    * @param concurrency Maximum number of running tasks; `false` means 1, `true` means `Infinity`
    * @param catchError Receives the error of a failed task and its element
    * @param catchTimeout Receives a timed-out element and a promise that settles when its task does
-   * @param options `maxParked`: most tasks parked by `sequentialize` at once (default 10,000)
+   * @param options Parking cap and a settle hook, see {@link DequeOptions}
    */
   constructor(
     private readonly taskTimeout: number,
@@ -86,10 +111,11 @@ export class DecayingDeque<Y, R = unknown> {
     concurrency: boolean | number,
     private readonly catchError: (err: R, elem: Y) => void | Promise<void>,
     private readonly catchTimeout: (t: Y, task: Promise<void>) => void,
-    options: { maxParked?: number } = {},
+    options: DequeOptions<Y> = {},
   ) {
     this.concurrency = concurrency === false ? 1 : concurrency === true ? Infinity : concurrency;
     this.maxParked = options.maxParked ?? DEFAULT_MAX_PARKED;
+    this.onSettled = options.onSettled;
   }
 
   /**
@@ -195,15 +221,16 @@ export class DecayingDeque<Y, R = unknown> {
     this.occupy(task);
     let promise: Promise<void>;
     try {
-      promise = scopeStorage.run(task, this.worker, elem);
+      enterScope(elem, task);
+      promise = this.worker(elem);
     } catch (error) {
       promise = Promise.reject(error);
     }
+    // One promise on the success path: this runs for every update.
     task.settled = promise.then(
-      () => undefined,
-      (error: R) => this.reportError(error, elem),
+      () => this.finish(task),
+      (error: R) => this.reportError(error, elem).then(() => this.finish(task)),
     );
-    void task.settled.then(() => this.finish(task));
   }
 
   private async reportError(error: R, elem: Y): Promise<void> {
@@ -216,6 +243,14 @@ export class DecayingDeque<Y, R = unknown> {
   }
 
   private finish(task: Task<Y, R>): void {
+    leaveScope(task.elem, task);
+    if (this.onSettled !== undefined) {
+      try {
+        this.onSettled(task.elem, performance.now() - task.startedAt);
+      } catch (error) {
+        log(`settle hook failed: ${describeError(error)}`);
+      }
+    }
     if (task.state === "running") this.running.delete(task);
     else if (task.state === "parked") this.parked.delete(task);
     else return; // a timed-out task has already given up its slot

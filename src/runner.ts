@@ -246,21 +246,7 @@ export function run<Y extends { update_id: number }, R>(
   const onTimeout = sinkOptions.onTimeout;
 
   const { sink, queue } = concurrentSink<Y, R>(
-    {
-      consume: async (update) => {
-        const started = performance.now();
-        try {
-          await bot.handleUpdate(update);
-        } catch (error) {
-          // Settled only once the error handler is done with it, see below.
-          journaling?.failing(error, update);
-          throw error;
-        } finally {
-          metrics.record(performance.now() - started);
-        }
-        journaling?.settle(update);
-      },
-    },
+    { consume: (update) => bot.handleUpdate(update) },
     async (error) => {
       metrics.failed++;
       try {
@@ -268,12 +254,15 @@ export function run<Y extends { update_id: number }, R>(
       } catch (secondary) {
         log(`error handler threw: ${describeError(secondary)}`);
         if (!fetcher.silent) printHandlerFailure(secondary);
-      } finally {
-        journaling?.settleFailed(error);
       }
     },
     {
       ...sinkOptions,
+      // Runs after the error handler, so a failed update is settled once it is dealt with.
+      onSettled: (update, milliseconds) => {
+        metrics.record(milliseconds);
+        journaling?.settle(update);
+      },
       onTimeout: (update, task) => {
         metrics.timedOut++;
         log(`update ${update.update_id} timed out`);
@@ -299,10 +288,6 @@ interface Journaling<Y> {
   /** The source's supply: replayed updates first, then fetched ones, each batch journaled. */
   supply: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
   settle: (update: Y) => void;
-  /** Remembers which update a thrown error belongs to, for {@link settleFailed}. */
-  failing: (error: unknown, update: Y) => void;
-  /** Settles the update whose handler threw `error`, after the error handler ran. */
-  settleFailed: (error: unknown) => void;
   /** Everything journaled and flushed, then the final confirmation to Telegram. */
   afterDrain: () => Promise<void>;
   /** Closes the journal (releasing its lock) if this run opened it. */
@@ -325,8 +310,6 @@ function journaled<Y extends { update_id: number }>(
   let replay: Y[] = [];
   /** The append of the last fetched batch; the next getUpdates confirms that batch. */
   let appended: Promise<void> = Promise.resolve();
-  /** Updates whose handler threw, by error, until the error handler is done. */
-  const failed = new Map<unknown, Y[]>();
 
   function settleId(id: number): void {
     try {
@@ -368,17 +351,6 @@ function journaled<Y extends { update_id: number }>(
   return {
     supply,
     settle: (update) => settleId(update.update_id),
-    failing(error, update) {
-      const list = failed.get(error);
-      if (list === undefined) failed.set(error, [update]);
-      else list.push(update);
-    },
-    settleFailed(error) {
-      const list = failed.get(error);
-      const update = list?.shift();
-      if (list !== undefined && list.length === 0) failed.delete(error);
-      if (update !== undefined) settleId(update.update_id);
-    },
     async afterDrain() {
       if (opened) {
         await appended;

@@ -1,4 +1,4 @@
-import { parkCurrentUpdate } from "./context.js";
+import { parkUpdate } from "./context.js";
 import { checkFunction, show } from "./options.js";
 
 /** The tail of one key's chain and how many updates still hold the key. */
@@ -63,7 +63,7 @@ export function sequentialize<C>(
       if (before.length > 0) {
         // Waiting for our turn is not work: under the runner, give the
         // concurrency slot to other chats meanwhile.
-        const parked = parkCurrentUpdate();
+        const parked = parkUpdate(ctx);
         // Tails only ever resolve, so waiting on them cannot throw.
         await (before.length === 1 ? before[0] : Promise.all(before));
         await parked?.resume();

@@ -5,7 +5,7 @@ import {
   optionalObject,
   rejectUnknownKeys,
 } from "./options.js";
-import { DEFAULT_MAX_PARKED, DecayingDeque } from "./queue.js";
+import { DEFAULT_MAX_PARKED, DecayingDeque, type DequeOptions } from "./queue.js";
 
 /**
  * Something that handles one update, e.g. `{ consume: (u) => bot.handleUpdate(u) }`.
@@ -78,7 +78,7 @@ export interface SinkOptions<Y> {
   /**
    * A handler running longer than `milliseconds` is reported to `handler`
    * (with a promise that settles when the handler finally does) and frees its
-   * slot. Its `updateSignal()` is aborted; if it later fails, the error still
+   * slot. Its `updateSignal(ctx)` is aborted; if it later fails, the error still
    * reaches the error handler.
    */
   timeout?: {
@@ -94,6 +94,8 @@ const DEFAULT_CONCURRENCY = 500;
 export interface ValidSinkOptions<Y> {
   concurrency: number;
   maxParked: number;
+  /** Internal: see {@link DequeOptions.onSettled}. */
+  onSettled?: (update: Y, milliseconds: number) => void;
   milliseconds: number;
   onTimeout: (update: Y, task: Promise<void>) => void;
 }
@@ -156,7 +158,7 @@ function queueFor<Y, R>(
     concurrency,
     (error) => errorHandler(error),
     options.onTimeout,
-    { maxParked: options.maxParked },
+    { maxParked: options.maxParked, onSettled: options.onSettled },
   );
 }
 

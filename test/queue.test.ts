@@ -380,24 +380,26 @@ describe("DecayingDeque timeouts", () => {
     expect(catchTimeout).not.toHaveBeenCalled();
   });
 
-  it("aborts updateSignal() with HandlerTimeoutError, also when it is first asked for late", async () => {
+  it("aborts updateSignal(update) with HandlerTimeoutError, also when it is first asked for late", async () => {
     fakeTime();
     const early: AbortSignal[] = [];
     const late: AbortSignal[] = [];
     const sameAfterAwait: boolean[] = [];
     const w = gatedWorker();
-    const queue = new DecayingDeque<number>(
+    const elems = [{ n: 0 }, { n: 1 }];
+    const queue = new DecayingDeque<{ n: number }>(
       250,
-      async (n) => {
+      async (elem) => {
+        const n = elem.n;
         if (n === 0) {
-          const signal = updateSignal();
+          const signal = updateSignal(elem);
           if (signal !== undefined) early.push(signal);
           await w.worker(n);
           // Same scope after an await: same signal.
-          sameAfterAwait.push(updateSignal() === signal);
+          sameAfterAwait.push(updateSignal(elem) === signal);
         } else {
           await w.worker(n);
-          const signal = updateSignal();
+          const signal = updateSignal({ update: elem });
           if (signal !== undefined) late.push(signal);
         }
       },
@@ -405,8 +407,8 @@ describe("DecayingDeque timeouts", () => {
       vi.fn(),
       vi.fn(),
     );
-    expect(updateSignal()).toBeUndefined();
-    void queue.add([0, 1]);
+    expect(updateSignal(elems[0])).toBeUndefined();
+    void queue.add(elems);
     expect(early).toHaveLength(1);
     expect(early[0].aborted).toBe(false);
 
@@ -424,22 +426,23 @@ describe("DecayingDeque timeouts", () => {
     open(w.gates, 0);
     await flush();
     expect(sameAfterAwait).toEqual([true]);
-    expect(updateSignal()).toBeUndefined();
+    // Done: the update's scope is gone.
+    expect(updateSignal(elems[0])).toBeUndefined();
   });
 
   it("gives a task that finishes in time a signal that never aborts", async () => {
     fakeTime();
     let signal: AbortSignal | undefined;
-    const queue = new DecayingDeque<number>(
+    const queue = new DecayingDeque<{ n: number }>(
       100,
-      async () => {
-        signal = updateSignal();
+      async (elem) => {
+        signal = updateSignal(elem);
       },
       1,
       vi.fn(),
       vi.fn(),
     );
-    await queue.add([0]);
+    await queue.add([{ n: 0 }]);
     await queue.empty();
     await vi.advanceTimersByTimeAsync(1000);
     expect(signal).toBeDefined();

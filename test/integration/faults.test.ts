@@ -391,7 +391,7 @@ describe("handler timeout", () => {
       const id = c.update.update_id;
       startedAt.set(id, performance.now());
       if (id === 1) {
-        const signal = updateSignal();
+        const signal = updateSignal(c);
         signal?.addEventListener("abort", () => {
           abortReason = signal.reason;
           abortedAt = performance.now();

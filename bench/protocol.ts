@@ -1,0 +1,118 @@
+/**
+ * What the bench processes tell each other. The orchestrator (`main.ts`) forks
+ * one fake Bot API server (`server.ts`) and one bot process (`bot.ts`) per
+ * measured run and relays the bot's requests to the server over IPC.
+ */
+
+/** The implementations measured, plus `floor` for the no-runner baselines. */
+export type Impl = "ours" | "runner" | "start" | "floor";
+
+export const IMPL_LABELS: Record<Impl, string> = {
+  ours: "grammy-runner",
+  runner: "@grammyjs/runner",
+  start: "bot.start()",
+  floor: "grammY alone",
+};
+
+/** A clock that both processes share (ms since the epoch, sub-ms resolution). */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export type Job =
+  | {
+      kind: "throughput";
+      updates: number;
+      chats: number;
+      /** Handler time; 0 for a no-op handler. */
+      delayMs: number;
+      seq: boolean;
+    }
+  | { kind: "handle-update-floor"; updates: number; chats: number }
+  | { kind: "get-updates-floor"; updates: number; chats: number }
+  | {
+      kind: "fairness";
+      flood: number;
+      quietGroups: number;
+      quietPerGroup: number;
+      quietIntervalMs: number;
+      handlerMs: number;
+      concurrency: number;
+      /** Longest wait for the quiet chats' handlers; later ones count as "> cap". */
+      capMs: number;
+    }
+  | { kind: "stop"; handlers: number; handlerMs: number; stopAfterMs: number };
+
+/** The environment variable that carries a bot process's task. */
+export const JOB_ENV = "BENCH_JOB";
+
+export interface BotTask {
+  impl: Impl;
+  job: Job;
+  /** The fake server, absent for jobs that need none. */
+  server?: { url: string; token: string };
+}
+
+/** A metric's value: a number (Infinity: censored, above a cap), a yes/no, or text. */
+export type Value = number | boolean | string;
+
+export type Metrics = Record<string, Value>;
+
+// === Server commands
+
+export type ServerCommand =
+  | { cmd: "pushMessages"; count: number; chats: number; firstChatId: number }
+  | {
+      cmd: "pushQuiet";
+      groups: number;
+      perGroup: number;
+      intervalMs: number;
+      firstChatId: number;
+    }
+  | { cmd: "stats" };
+
+export interface ServerStats {
+  getUpdatesCalls: number;
+  confirmedOffset: number;
+  delivered: number;
+  redelivered: number;
+  pending: number;
+}
+
+export interface ServerReplies {
+  pushMessages: { firstId: number; lastId: number };
+  /** `[update_id, pushed at]` pairs on the shared clock. */
+  pushQuiet: Array<[number, number]>;
+  stats: ServerStats;
+}
+
+// === Messages
+
+/** Bot -> orchestrator -> server, and back. */
+export interface RpcRequest {
+  type: "rpc";
+  id: number;
+  command: ServerCommand;
+}
+
+export interface RpcReply {
+  type: "rpc-reply";
+  id: number;
+  result?: unknown;
+  error?: string;
+}
+
+/** Orchestrator -> server. */
+export interface CloseRequest {
+  type: "close";
+}
+
+/** Server -> orchestrator, once listening. */
+export interface ServerReady {
+  type: "ready";
+  url: string;
+  token: string;
+}
+
+/** Bot -> orchestrator, once per run. */
+export type BotReport = { type: "result"; metrics: Metrics } | { type: "error"; message: string };

@@ -1,0 +1,31 @@
+// Builds the benchmark (bench/*.ts and the library sources they import) with
+// esbuild into bench/.out/ and runs it: `npm run bench -- [options]`.
+// Packages (grammy, @grammyjs/runner, debug, ...) stay external and load from
+// node_modules; src/ is bundled from TypeScript, so no build step is needed.
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, ".out");
+
+await build({
+  entryPoints: ["main.ts", "server.ts", "bot.ts"].map((file) => join(here, file)),
+  outdir: out,
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node18",
+  packages: "external",
+  logLevel: "warning",
+});
+
+const child = spawn(process.execPath, [join(out, "main.mjs"), ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+child.on("exit", (code, signal) => {
+  process.exitCode = code ?? (signal ? 1 : 0);
+});
