@@ -5,6 +5,16 @@
  * - `conflict`: another process polls with this token (409).
  * - `webhook_active`: a webhook is set and `runner.deleteWebhook` is `false`.
  * - `retry_time_exceeded`: fetching kept failing for longer than `maxRetryTime`.
+ *
+ * @example
+ * ```ts
+ * const exitCodes: Record<RunnerErrorCode, number> = {
+ *   unauthorized: 78,
+ *   conflict: 75,
+ *   webhook_active: 75,
+ *   retry_time_exceeded: 69,
+ * };
+ * ```
  */
 export type RunnerErrorCode =
   | "unauthorized"

@@ -33,7 +33,7 @@ export {
   type JournalRecovery,
   type UpdateJournal,
 } from "./journal.js";
-export { DecayingDeque } from "./queue.js";
+export { DecayingDeque, type DequeOptions } from "./queue.js";
 export {
   createRunner,
   type RunHandle,

@@ -141,9 +141,10 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
         const batches = source.generator();
         // Ask the sink for its room first, so even the first fetch respects the cap.
         source.setGeneratorPace(await sink.handle([]));
+        // Not left early on stop: the source ends by itself once closed, after
+        // handing out every batch it fetched.
         for await (const batch of batches) {
           source.setGeneratorPace(await sink.handle(batch));
-          if (!active()) break;
         }
       }
     } catch (error) {

@@ -61,6 +61,8 @@ export interface SourceOptions {
 }
 
 const SOURCE_KEYS = ["speedTrafficBalance", "maxDelayMilliseconds"] as const;
+function noop(): void {}
+
 /** Batches remembered to estimate the traffic rate. */
 const WINDOW = 16;
 
@@ -101,21 +103,32 @@ export function createSource<Y>(
   let generator: AsyncGenerator<Y[]> | undefined;
 
   async function* batches(own: AbortController): AsyncGenerator<Y[]> {
-    while (!own.signal.aborted) {
+    const signal = own.signal as unknown as GrammySignal;
+    /** The next batch, already requested while the consumer handles the current one. */
+    let ahead: Promise<Y[]> | undefined;
+    for (;;) {
+      if (ahead === undefined && own.signal.aborted) return;
       const started = Date.now();
       let items: Y[];
       try {
-        items = await supplier.supply(pace, own.signal as unknown as GrammySignal);
+        items = await (ahead ?? supplier.supply(pace, signal));
       } catch (error) {
         if (own.signal.aborted) return;
         throw error;
       }
-      if (own.signal.aborted) {
-        // Fetched in the same tick as close(): hand them out rather than drop them.
-        if (items.length > 0) yield items;
-        return;
+      ahead = undefined;
+      // Overlap fetching with handling: ask for the next batch now, but only
+      // for the room that is left once this one is in the sink, so the
+      // concurrency cap still bounds what is fetched. Not while pacing.
+      const room = pace - items.length;
+      if (pause === undefined && room >= 1 && !own.signal.aborted) {
+        ahead = supplier.supply(room, signal);
+        // Seen when awaited above; this only keeps an abandoned generator quiet.
+        ahead.catch(noop);
       }
-      yield items;
+      // Fetched updates are always handed out, even after close(): their
+      // offset has moved on, so dropping them would lose them.
+      if (items.length > 0 || !own.signal.aborted) yield items;
       const wait = pause?.(items.length, Date.now() - started) ?? 0;
       if (wait > 0 && items.length < 100) await sleep(wait, own.signal);
     }

@@ -36,33 +36,41 @@ afterEach(() => {
 });
 
 describe("createSource", () => {
-  it("fetches only when the consumer asks for the next batch", async () => {
+  it("fetches nothing before the first next(), then one batch ahead within the room left", async () => {
     const supplier = countingSupplier();
     const source = createSource(supplier);
     const gen = source.generator();
     await flush();
-    expect(supplier.calls).toHaveLength(0);
+    expect(supplier.calls).toEqual([]);
 
+    source.setGeneratorPace(5);
     await expect(gen.next()).resolves.toEqual({ done: false, value: [0] });
     await flush();
-    expect(supplier.calls).toHaveLength(1);
+    // The next batch is already asked for, for the 4 slots left after this one.
+    expect(supplier.calls).toEqual([5, 4]);
 
     await expect(gen.next()).resolves.toEqual({ done: false, value: [1] });
     await flush();
-    expect(supplier.calls).toHaveLength(2);
+    expect(supplier.calls).toEqual([5, 4, 4]);
+
+    // No room left after the next batch: nothing is fetched ahead.
+    source.setGeneratorPace(1);
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [2] });
+    await flush();
+    expect(supplier.calls).toEqual([5, 4, 4]);
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [3] });
+    expect(supplier.calls).toEqual([5, 4, 4, 1]);
     source.close();
   });
 
-  it("passes the pace as the batch size", async () => {
+  it("does not fetch ahead while pacing (speedTrafficBalance > 0)", async () => {
     const supplier = countingSupplier();
-    const source = createSource(supplier);
+    const source = createSource(supplier, { speedTrafficBalance: 0.5 });
     const gen = source.generator();
-    await gen.next();
     source.setGeneratorPace(7);
     await gen.next();
-    source.setGeneratorPace(1);
-    await gen.next();
-    expect(supplier.calls).toEqual([Infinity, 7, 1]);
+    await flush();
+    expect(supplier.calls).toEqual([7]);
     source.close();
   });
 
@@ -145,7 +153,7 @@ describe("createSource", () => {
     expect(calls).toHaveLength(1);
   });
 
-  it("gives a fresh, working generator after close()", async () => {
+  it("hands out a batch fetched ahead even after close(), then gives a fresh generator", async () => {
     const supplier = countingSupplier();
     const source = createSource(supplier);
     expect(source.isActive()).toBe(false);
@@ -153,19 +161,21 @@ describe("createSource", () => {
     expect(source.isActive()).toBe(true);
     expect(source.generator()).toBe(gen);
     await gen.next();
-    source.setGeneratorPace(3);
+    await flush();
     source.close();
     expect(source.isActive()).toBe(false);
+    // Batch [1] was fetched ahead before close(): its offset moved on, so it is not dropped.
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [1] });
     await expect(gen.next()).resolves.toEqual({ done: true, value: undefined });
 
     const again = source.generator();
     expect(again).not.toBe(gen);
     expect(source.isActive()).toBe(true);
-    await expect(again.next()).resolves.toEqual({ done: false, value: [1] });
-    // The pace starts over and the new fetch gets a live signal.
-    expect(supplier.calls).toEqual([Infinity, Infinity]);
-    expect(supplier.signals[0].aborted).toBe(true);
-    expect(supplier.signals[1].aborted).toBe(false);
+    await expect(again.next()).resolves.toEqual({ done: false, value: [2] });
+    // The pace starts over, and the new fetches (one ahead) get a live signal.
+    expect(supplier.calls).toEqual([Infinity, Infinity, Infinity, Infinity]);
+    expect(supplier.signals[1].aborted).toBe(true);
+    expect(supplier.signals[2].aborted).toBe(false);
     source.close();
   });
 
