@@ -4,10 +4,26 @@
  * process. Started by `main.ts` with the task in `BENCH_JOB`; reports its
  * metrics over IPC and exits.
  */
-import { run as theirRun, sequentialize as theirSequentialize } from "@grammyjs/runner";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import {
+  distribute as theirDistribute,
+  run as theirRun,
+  sequentialize as theirSequentialize,
+} from "@grammyjs/runner";
 import { Bot, type Context, type Middleware } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
-import { run as ourRun, sequentialize as ourSequentialize } from "../src/index.js";
+import {
+  fileJournal,
+  distribute as ourDistribute,
+  run as ourRun,
+  sequentialize as ourSequentialize,
+  type UpdateJournal,
+} from "../src/index.js";
+import { calibrate, timeRounds } from "./cpu-work.js";
 import {
   type BotReport,
   type BotTask,
@@ -20,7 +36,11 @@ import {
   type RpcRequest,
   type ServerCommand,
   type ServerReplies,
+  WORKER_ENV,
 } from "./protocol.js";
+
+/** bench/.out/, where run.mjs puts this bundle and the worker bundles. */
+const OUT_DIR = dirname(fileURLToPath(import.meta.url));
 
 // === Talking to the server through the orchestrator
 
@@ -140,11 +160,12 @@ interface Driver {
   ended(): Promise<void>;
 }
 
-function start(impl: Impl, bot: Bot, concurrency?: number): Driver {
+function start(impl: Impl, bot: Bot, concurrency?: number, journal?: UpdateJournal): Driver {
   const sink = concurrency === undefined ? undefined : { concurrency };
+  if (journal !== undefined && impl !== "ours") throw new Error(`no journal for ${impl}`);
   switch (impl) {
     case "ours": {
-      const handle = ourRun(bot, { runner: { silent: true }, sink });
+      const handle = ourRun(bot, { runner: { silent: true }, sink, journal });
       return { stop: () => handle.stop(), ended: async () => void (await handle.task()) };
     }
     case "runner": {
@@ -204,10 +225,16 @@ async function throughput(
     });
   else bot.use(mark);
 
-  const driver = start(impl, bot);
-  await finished;
-  await driver.stop();
-  await driver.ended();
+  // A fresh journal directory per run, on the same disk as everything else (fsync included).
+  const dir = job.journal ? await mkdtemp(join(tmpdir(), "grammy-runner-bench-journal-")) : "";
+  try {
+    const driver = start(impl, bot, undefined, job.journal ? fileJournal(dir) : undefined);
+    await finished;
+    await driver.stop();
+    await driver.ended();
+  } finally {
+    if (dir !== "") await rm(dir, { recursive: true, force: true });
+  }
   const seconds = (end.at - probe.firstAt) / 1000;
   return {
     updates: total,
@@ -428,6 +455,155 @@ async function stopJob(
   };
 }
 
+/** Set by jobs whose threads cannot be ended (their `distribute()` has no close). */
+let exitAfterReport = false;
+
+/**
+ * CPU-bound handlers in `distribute()` worker threads: the central bot only
+ * fetches updates and hands them on. Warm-up updates first (the threads start
+ * on the first update), then the measured batch is pushed while the runner
+ * long-polls, so the time is from that push to the last update handled.
+ */
+/** Calibrated once, here, before any thread runs; the workers inherit it through their environment. */
+function calibrateWork(workMs: number): { rounds: number; workMs: number } {
+  const rounds = calibrate(workMs);
+  process.env[WORKER_ENV.rounds] = String(rounds);
+  return { rounds, workMs: timeRounds(rounds, 20) };
+}
+
+/**
+ * The floor of `workers`: the same work in `count` bare worker threads, fed
+ * round-robin by this thread with every message posted at once. No grammY,
+ * no HTTP: how far `count` threads scale on this machine, now.
+ */
+async function workersFloor(job: Extract<Job, { kind: "workers" }>): Promise<Metrics> {
+  const { workMs } = calibrateWork(job.workMs);
+  const threads = Array.from(
+    { length: job.count },
+    () => new Worker(join(OUT_DIR, "worker-cpu-floor.mjs")),
+  );
+  const waiting = new Map<number, () => void>();
+  for (const thread of threads)
+    thread.on("message", (id: number) => {
+      waiting.get(id)?.();
+      waiting.delete(id);
+    });
+  const post = (id: number): Promise<void> =>
+    new Promise((resolve) => {
+      waiting.set(id, resolve);
+      threads[id % threads.length].postMessage(id);
+    });
+  const batch = async (from: number, count: number): Promise<void> => {
+    await Promise.all(Array.from({ length: count }, (_, i) => post(from + i)));
+  };
+  try {
+    await batch(0, job.warmup);
+    const t0 = now();
+    const cpu0 = cpuMicros();
+    const elu0 = performance.eventLoopUtilization();
+    await batch(job.warmup, job.updates);
+    const seconds = (now() - t0) / 1000;
+    const cpu = cpuMicros() - cpu0;
+    const elu = performance.eventLoopUtilization(elu0);
+    const rate = job.updates / seconds;
+    return {
+      updates: job.updates,
+      rate,
+      workMs,
+      cores: (rate * workMs) / 1000,
+      cpu: cpu / job.updates,
+      central: elu.utilization * 100,
+      calls: Number.NaN,
+    };
+  } finally {
+    await Promise.all(threads.map((thread) => thread.terminate()));
+  }
+}
+
+async function workers(
+  impl: Impl,
+  job: Extract<Job, { kind: "workers" }>,
+  srv: Server | undefined,
+): Promise<Metrics> {
+  if (impl === "floor") return workersFloor(job);
+  const bot = newBot(srv);
+  const probe = probeGetUpdates(bot);
+  const { workMs } = calibrateWork(job.workMs);
+  process.env[WORKER_ENV.token] = srv?.token ?? "";
+  await bot.init();
+  let errors = 0;
+  let lastError = "";
+  bot.catch((error) => {
+    errors++;
+    lastError = String(error.error);
+  });
+
+  let distributed: ((ctx: Context) => Promise<void>) & { close?: () => Promise<void> };
+  if (impl === "ours") {
+    distributed = ourDistribute<Context>(join(OUT_DIR, "worker-cpu.mjs"), { count: job.count });
+  } else if (impl === "runner") {
+    // Their pool is cached per specifier for the process; each run is a fresh process.
+    distributed = theirDistribute<Context>(join(OUT_DIR, "worker-cpu-runner.mjs"), {
+      count: job.count,
+    });
+    exitAfterReport = true;
+  } else {
+    throw new Error(`no distribute for ${impl}`);
+  }
+  let done = 0;
+  let target = job.warmup;
+  let reached = (): void => {};
+  bot.use(async (ctx) => {
+    await distributed(ctx);
+    if (++done === target) reached();
+  });
+  const until = (count: number): Promise<void> =>
+    new Promise((resolve) => {
+      target = count;
+      reached = resolve;
+      if (done >= count) resolve();
+    });
+
+  const driver = start(impl, bot, job.concurrency);
+  try {
+    // Warm-up: chats of their own, enough of them to reach every worker.
+    await server({
+      cmd: "pushMessages",
+      count: job.warmup,
+      chats: job.warmup,
+      firstChatId: 1_000_000,
+    });
+    await until(job.warmup);
+    const total = job.updates;
+    const t0 = now();
+    const cpu0 = cpuMicros();
+    const calls0 = probe.calls;
+    const elu0 = performance.eventLoopUtilization();
+    const measured = until(job.warmup + total);
+    await server({ cmd: "pushMessages", count: total, chats: job.chats, firstChatId: 1 });
+    await measured;
+    const seconds = (now() - t0) / 1000;
+    const cpu = cpuMicros() - cpu0;
+    const calls = probe.calls - calls0;
+    const elu = performance.eventLoopUtilization(elu0);
+    if (errors > 0) throw new Error(`${errors} updates failed: ${lastError}`);
+    const rate = total / seconds;
+    return {
+      updates: total,
+      rate,
+      workMs,
+      cores: (rate * workMs) / 1000,
+      cpu: cpu / total,
+      central: elu.utilization * 100,
+      calls: (calls / total) * 1000,
+    };
+  } finally {
+    await driver.stop();
+    await driver.ended();
+    await distributed.close?.();
+  }
+}
+
 async function execute(task: BotTask): Promise<Metrics> {
   const { impl, job, server: srv } = task;
   switch (job.kind) {
@@ -441,11 +617,17 @@ async function execute(task: BotTask): Promise<Metrics> {
       return fairness(impl, job, srv);
     case "stop":
       return stopJob(impl, job, srv);
+    case "workers":
+      return workers(impl, job, srv);
   }
 }
 
 function report(message: BotReport): void {
-  process.send?.(message, () => process.disconnect?.());
+  process.send?.(message, () => {
+    process.disconnect?.();
+    // @grammyjs/runner's worker threads stay referenced for good: end them with the process.
+    if (exitAfterReport) process.exit(0);
+  });
 }
 
 const raw = process.env[JOB_ENV];

@@ -8,7 +8,7 @@
  * `bench/RESULTS.md`.
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -95,15 +95,36 @@ interface MetricDef {
   ratio: boolean;
 }
 
+/** One column of a scenario's table: an implementation, possibly in a variant (journal, workers). */
+interface Column {
+  /** Key of the column's results; the implementation's name for plain columns. */
+  id: string;
+  impl: Impl;
+  label: string;
+  /** Shown as n/a, not run. */
+  na?: boolean;
+}
+
+/** An `a / b` column, e.g. "ours / runner". */
+interface RatioDef {
+  label: string;
+  a: string;
+  b: string;
+}
+
 interface Scenario {
   name: string;
   title: string;
   /** Implementations measured; `na` ones get a column saying n/a. */
   impls: Impl[];
   na?: Impl[];
+  /** Instead of one column per implementation: columns of their own (variants). */
+  columns?: Column[];
+  /** Instead of ours / runner and ours / bot.start(). */
+  ratios?: RatioDef[];
   needsServer: boolean;
   timeoutMs: number;
-  job: (impl: Impl) => Job;
+  job: (column: Column) => Job;
   metrics: MetricDef[];
   note?: string;
 }
@@ -142,7 +163,7 @@ function throughputScenario(name: string, delayMs: number, seq: boolean): Scenar
     impls: RUNNERS,
     needsServer: true,
     timeoutMs: quick ? 45_000 : 90_000,
-    job: (impl) => ({
+    job: ({ impl }) => ({
       kind: "throughput",
       updates: impl === "start" && delayMs > 0 ? SEQUENTIAL_SLOW_UPDATES : UPDATES,
       chats: CHATS,
@@ -186,6 +207,111 @@ function fairnessScenario(concurrency: number): Scenario {
     }),
     metrics: FAIRNESS_METRICS,
     note: `Latency is measured on a clock shared by both processes; a quiet update not started within ${FAIRNESS_CAP_MS / 1000} s counts as "—" (above the cap). Once measured, handlers stop sleeping so the backlog drains fast; getUpdates calls are counted until every update was handled.`,
+  };
+}
+
+function journalScenario(delayMs: number): Scenario {
+  const name = `journal-${delayMs === 0 ? "noop" : `${delayMs}ms`}`;
+  const handler = delayMs === 0 ? "no-op handler" : `handler awaits ${delayMs} ms`;
+  return {
+    name,
+    title: `${name}: ${UPDATES.toLocaleString("en-US")} updates over ${CHATS.toLocaleString("en-US")} chats, ${handler}; grammy-runner run() with and without journal: fileJournal(fresh temp dir)`,
+    impls: ["ours", "runner"],
+    columns: [
+      { id: "ours", impl: "ours", label: "grammy-runner" },
+      { id: "ours-journal", impl: "ours", label: "grammy-runner + fileJournal" },
+      { id: "runner", impl: "runner", label: "@grammyjs/runner" },
+    ],
+    ratios: [
+      { label: "journal / no journal", a: "ours-journal", b: "ours" },
+      { label: "ours / runner (no journal)", a: "ours", b: "runner" },
+    ],
+    needsServer: true,
+    timeoutMs: quick ? 45_000 : 90_000,
+    job: ({ id }) => ({
+      kind: "throughput",
+      updates: UPDATES,
+      chats: CHATS,
+      delayMs,
+      seq: false,
+      journal: id === "ours-journal",
+    }),
+    metrics: THROUGHPUT_METRICS,
+    note: `The journal directory is a fresh \`mkdtemp\` under ${os.tmpdir()} (same disk as the rest), removed after the run; every fetched batch is written and fsynced before the next getUpdates confirms it. Target: journal / no journal ≥ 0.70 for updates/s. @grammyjs/runner (no journal) is for context.`,
+  };
+}
+
+const WORKER_UPDATES = quick ? 600 : 3_000;
+const WORKER_CHATS = 300;
+const WORKER_MS = 1;
+
+const WORKER_METRICS: MetricDef[] = [
+  { key: "updates", label: "updates handled (measured)", format: int, ratio: false },
+  { key: "rate", label: "updates/s", format: int, ratio: true },
+  { key: "workMs", label: "handler work ms/update (calibrated)", format: fixed(2), ratio: false },
+  {
+    key: "cores",
+    label: "handler work done per second (cores' worth)",
+    format: fixed(2),
+    ratio: true,
+  },
+  { key: "cpu", label: "CPU µs/update, all threads", format: fixed(0), ratio: true },
+  { key: "central", label: "central event loop busy %", format: fixed(0), ratio: true },
+  { key: "calls", label: "getUpdates calls/1k updates", format: fixed(1), ratio: true },
+];
+
+const WORKER_WARMUP = 20;
+
+/**
+ * `uncapped`: the central run()'s sink concurrency covers the whole backlog,
+ * so it fetches everything in full batches instead of one getUpdates call per
+ * freed slot once the default cap (500) is reached.
+ */
+function workersScenario(uncapped: boolean): Scenario {
+  const name = uncapped ? "workers-cpu-uncapped" : "workers-cpu";
+  const concurrency = uncapped ? WORKER_UPDATES + WORKER_WARMUP : undefined;
+  const central =
+    concurrency === undefined
+      ? "central bot: run() with default options (sink concurrency 500)"
+      : `central bot: run() with sink concurrency ${concurrency.toLocaleString("en-US")} (the whole backlog)`;
+  return {
+    name,
+    title: `${name}: ${WORKER_UPDATES.toLocaleString("en-US")} updates over ${WORKER_CHATS} chats, each ~${WORKER_MS} ms of synchronous CPU (sha256 rounds) in distribute() worker threads; ${central}`,
+    impls: ["ours", "runner"],
+    columns: [
+      { id: "ours-1", impl: "ours", label: "grammy-runner ×1" },
+      { id: "ours-2", impl: "ours", label: "grammy-runner ×2" },
+      { id: "runner-1", impl: "runner", label: "@grammyjs/runner ×1" },
+      { id: "runner-2", impl: "runner", label: "@grammyjs/runner ×2" },
+      { id: "floor-1", impl: "floor", label: "bare threads ×1" },
+      { id: "floor-2", impl: "floor", label: "bare threads ×2" },
+    ],
+    ratios: [
+      { label: "ours 2 / 1", a: "ours-2", b: "ours-1" },
+      { label: "runner 2 / 1", a: "runner-2", b: "runner-1" },
+      { label: "bare 2 / 1", a: "floor-2", b: "floor-1" },
+      { label: "ours / runner ×2", a: "ours-2", b: "runner-2" },
+    ],
+    needsServer: true,
+    timeoutMs: 60_000,
+    job: ({ id }) => ({
+      kind: "workers",
+      updates: WORKER_UPDATES,
+      chats: WORKER_CHATS,
+      count: id.endsWith("-2") ? 2 : 1,
+      workMs: WORKER_MS,
+      warmup: WORKER_WARMUP,
+      concurrency,
+    }),
+    metrics: WORKER_METRICS,
+    note:
+      "×N = distribute(workerFile, { count: N }); each worker file creates its library's BotWorker whose handler hashes for the calibrated number of rounds (calibrated once per run in the bot process, passed to the threads through their environment). " +
+      `${WORKER_WARMUP} warm-up updates (their own chats) start the threads first; the time runs from pushing the measured batch (the runner is long-polling) to its last update handled. ` +
+      "Bare threads: the same work in plain worker_threads fed round-robin by the main thread (no grammY, no HTTP), i.e. what the machine allows at that moment. " +
+      "Handler work done per second = updates/s × calibrated ms/update, which cancels calibration noise. " +
+      "CPU is `process.cpuUsage()` of the whole bot process (central thread + workers); central busy % is the central thread's event-loop utilization. " +
+      "grammy-runner routes by chat (hash, per-chat order kept); @grammyjs/runner by update_id % count (no order). @grammyjs/runner's distribute() has no close and its threads stay referenced, so its bot process exits with process.exit() after reporting. " +
+      `Target: ours 2 / 1 ≥ 1.6 for updates/s on this ${os.cpus().length}-core machine, where the fake server and the central thread share the cores with the workers.`,
   };
 }
 
@@ -257,7 +383,44 @@ const SCENARIOS: Scenario[] = [
     ],
     note: "bot.start() handles one update at a time, so only one handler is running when it is stopped.",
   },
+  journalScenario(0),
+  journalScenario(5),
+  workersScenario(false),
+  workersScenario(true),
 ];
+
+/** The scenario's columns in table order, those excluded by --impl left out. */
+function columnsOf(scenario: Scenario): Column[] {
+  let columns: Column[];
+  if (scenario.columns !== undefined) columns = scenario.columns;
+  else {
+    const na = scenario.na ?? [];
+    const all = [...scenario.impls, ...na];
+    const ordered = RUNNERS.filter((i) => all.includes(i));
+    if (all.includes("floor")) ordered.push("floor");
+    columns = ordered.map((impl) => ({
+      id: impl,
+      impl,
+      label: IMPL_LABELS[impl],
+      na: na.includes(impl),
+    }));
+  }
+  return columns.filter(
+    (c) => c.impl === "floor" || implFilter.length === 0 || implFilter.includes(c.impl),
+  );
+}
+
+function ratiosOf(scenario: Scenario, columns: Column[]): RatioDef[] {
+  const has = (id: string): boolean => columns.some((c) => c.id === id && c.na !== true);
+  const ratios =
+    scenario.ratios ??
+    (["runner", "start"] as const).map((other) => ({
+      label: `ours / ${other === "runner" ? "runner" : "bot.start()"}`,
+      a: "ours",
+      b: other,
+    }));
+  return ratios.filter((r) => has(r.a) && has(r.b));
+}
 
 function selectScenarios(): Scenario[] {
   const wanted = (flags.scenario ?? []).flatMap((s) => s.split(",")).filter((s) => s !== "");
@@ -300,7 +463,7 @@ function childOf(file: string, env?: NodeJS.ProcessEnv): ChildProcess {
 /** Processes of the run in progress, killed if the bench is interrupted. */
 const live = new Set<ChildProcess>();
 
-async function runOnce(scenario: Scenario, impl: Impl): Promise<Outcome> {
+async function runOnce(scenario: Scenario, column: Column): Promise<Outcome> {
   const began = performance.now();
   const children: ChildProcess[] = [];
   const exits: Promise<void>[] = [];
@@ -342,7 +505,7 @@ async function runOnce(scenario: Scenario, impl: Impl): Promise<Outcome> {
       ]);
       address = { url: ready.url, token: ready.token };
     }
-    const task: BotTask = { impl, job: scenario.job(impl), server: address };
+    const task: BotTask = { impl: column.impl, job: scenario.job(column), server: address };
     const bot = track(childOf("bot.mjs", { ...process.env, [JOB_ENV]: JSON.stringify(task) }));
     server?.on("message", (m: RpcReply) => {
       if (m.type === "rpc-reply" && bot.connected) bot.send(m);
@@ -402,7 +565,8 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 
 // === Aggregation and tables
 
-type Results = Map<Scenario, Map<Impl, Outcome[]>>;
+/** Outcomes by scenario and column id. */
+type Results = Map<Scenario, Map<string, Outcome[]>>;
 
 function median(values: number[]): number {
   const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
@@ -450,6 +614,8 @@ function ratio(a: Cell, b: Cell): string {
 }
 
 interface Table {
+  /** The scenario's name; sections of RESULTS.md are replaced by this key. */
+  key: string;
   title: string;
   head: string[];
   rows: string[][];
@@ -457,34 +623,26 @@ interface Table {
 }
 
 function tableOf(scenario: Scenario, results: Results): Table {
-  const byImpl = results.get(scenario) ?? new Map<Impl, Outcome[]>();
-  const columns = [...scenario.impls, ...(scenario.na ?? [])].filter(
-    (impl) => impl === "floor" || implFilter.length === 0 || implFilter.includes(impl),
-  );
-  const ordered = RUNNERS.filter((i) => columns.includes(i));
-  if (columns.includes("floor")) ordered.push("floor");
-  const ratios = (["runner", "start"] as Impl[]).filter(
-    (other) => ordered.includes("ours") && ordered.includes(other) && !scenario.na?.includes(other),
-  );
-  const head = [
-    "metric",
-    ...ordered.map((i) => IMPL_LABELS[i]),
-    ...ratios.map((o) => `ours / ${o === "runner" ? "runner" : "bot.start()"}`),
-  ];
+  const byColumn = results.get(scenario) ?? new Map<string, Outcome[]>();
+  const columns = columnsOf(scenario);
+  const ratios = ratiosOf(scenario, columns);
+  const head = ["metric", ...columns.map((c) => c.label), ...ratios.map((r) => r.label)];
   const rows = scenario.metrics.map((metric) => {
-    const cells = new Map<Impl, Cell>();
-    for (const impl of ordered)
+    const cells = new Map<string, Cell>();
+    for (const column of columns)
       cells.set(
-        impl,
-        scenario.na?.includes(impl) ? { text: "n/a" } : summarize(byImpl.get(impl), metric),
+        column.id,
+        column.na ? { text: "n/a" } : summarize(byColumn.get(column.id), metric),
       );
-    const ratioCells = ratios.map((other) =>
-      metric.ratio ? ratio(cells.get("ours") as Cell, cells.get(other) as Cell) : "",
+    const ratioCells = ratios.map((r) =>
+      metric.ratio ? ratio(cells.get(r.a) as Cell, cells.get(r.b) as Cell) : "",
     );
-    return [metric.label, ...ordered.map((i) => (cells.get(i) as Cell).text), ...ratioCells];
+    return [metric.label, ...columns.map((c) => (cells.get(c.id) as Cell).text), ...ratioCells];
   });
-  return { title: scenario.title, head, rows, note: scenario.note };
+  return { key: scenario.name, title: scenario.title, head, rows, note: scenario.note };
 }
+
+const OVERHEAD_KEY = "runner-overhead";
 
 function overheadTable(results: Results): Table | undefined {
   const find = (name: string): Scenario | undefined => SCENARIOS.find((s) => s.name === name);
@@ -513,6 +671,7 @@ function overheadTable(results: Results): Table | undefined {
     ]);
   }
   return {
+    key: OVERHEAD_KEY,
     title:
       "runner overhead = CPU/update in throughput-noop − (getUpdates-only + handleUpdate-only), µs",
     head: [
@@ -524,6 +683,7 @@ function overheadTable(results: Results): Table | undefined {
       "share",
     ],
     rows,
+    note: `The floors run in processes of their own (each pays its own warm-up and keeps its ${UPDATES.toLocaleString("en-US")} updates alive), so their sum can exceed a lean implementation's end-to-end cost: read values within ±1.5 µs of 0 as no overhead.`,
   };
 }
 
@@ -543,16 +703,93 @@ function renderText(table: Table): string {
 }
 
 function renderMarkdown(table: Table): string {
-  const row = (cells: string[]): string => `| ${cells.join(" | ")} |`;
+  const widths = table.head.map((h, i) =>
+    Math.max(3, h.length, ...table.rows.map((r) => (r[i] ?? "").length)),
+  );
+  const row = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
   const out = [
     `### ${table.title}`,
     "",
     row(table.head),
-    row(table.head.map((_, i) => (i === 0 ? "---" : "---:"))),
+    `| ${widths.map((w, i) => (i === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`)).join(" | ")} |`,
   ];
   for (const r of table.rows) out.push(row(r));
   if (table.note) out.push("", table.note);
   return out.join("\n");
+}
+
+// === RESULTS.md: one section per scenario, replaced by the runs that measure it
+
+/** Marks the start of a section: `<!-- section: NAME -->`. */
+const SECTION_MARK = /^<!-- section: ([\w.-]+) -->$/;
+
+interface Section {
+  key: string;
+  /** Markdown from the marker (or the `###` title) up to the next section. */
+  text: string;
+}
+
+/**
+ * The sections of an existing RESULTS.md. Files written before the markers
+ * existed are split at their `### name: …` titles, and their sections get the
+ * old header's run line (date, command, rounds), which a merge would lose.
+ */
+function readSections(file: string): Section[] {
+  if (!existsSync(file)) return [];
+  const lines = readFileSync(file, "utf8").split("\n");
+  const header = (prefix: string): string | undefined =>
+    lines.find((l) => l.startsWith(prefix))?.slice(prefix.length);
+  const legacyDate = header("- date: ");
+  const legacyCommand = header("- command: ");
+  const legacyRounds = header("- rounds: ")?.split(" ")[0];
+  const sections: Section[] = [];
+  let current: { key: string; lines: string[]; legacy: boolean } | undefined;
+  const finish = (): void => {
+    if (current === undefined) return;
+    while (current.lines.length > 0 && current.lines[current.lines.length - 1].trim() === "")
+      current.lines.pop();
+    if (current.legacy && legacyDate !== undefined)
+      current.lines.push(
+        "",
+        runLine(legacyDate, legacyCommand?.replaceAll("`", "") ?? "?", legacyRounds ?? "?"),
+      );
+    sections.push({ key: current.key, text: current.lines.join("\n") });
+    current = undefined;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const mark = SECTION_MARK.exec(line);
+    if (mark !== null) {
+      finish();
+      current = { key: mark[1], lines: [line], legacy: false };
+    } else if (line.startsWith("### ") && !SECTION_MARK.test(lines[i - 1] ?? "")) {
+      finish();
+      const title = line.slice(4);
+      const key = title.startsWith("runner overhead")
+        ? OVERHEAD_KEY
+        : (/^([\w.-]+):/.exec(title)?.[1] ?? title);
+      current = { key, lines: [`<!-- section: ${key} -->`, line], legacy: true };
+    } else current?.lines.push(line);
+  }
+  finish();
+  return sections;
+}
+
+function runLine(date: string, command: string, rounds: number | string): string {
+  return `<sub>Measured ${date} by \`${command}\`, ${rounds} round(s), medians.</sub>`;
+}
+
+/** New sections replace old ones with the same key; the rest keep their place. */
+function mergeSections(old: Section[], fresh: Section[]): Section[] {
+  const order = [...SCENARIOS.map((s) => s.name), OVERHEAD_KEY];
+  const byKey = new Map(old.map((s) => [s.key, s]));
+  for (const section of fresh) byKey.set(section.key, section);
+  const rank = (key: string): number => {
+    const i = order.indexOf(key);
+    return i === -1 ? order.length : i;
+  };
+  return [...byKey.values()].sort((a, b) => rank(a.key) - rank(b.key));
 }
 
 // === Main
@@ -581,27 +818,35 @@ async function main(): Promise<void> {
   const started = performance.now();
   const failures: string[] = [];
   const forced: string[] = [];
+  /** Failed and force-killed runs by scenario name, for RESULTS.md. */
+  const problems = new Map<string, string[]>();
   console.error(
     `bench: ${scenarios.length} scenario(s), ${rounds} round(s)${quick ? ", quick" : ""}; each run is a fresh bot process next to a fresh fake-server process`,
   );
   for (const scenario of scenarios) {
-    const impls = scenario.impls.filter(
-      (impl) => impl === "floor" || implFilter.length === 0 || implFilter.includes(impl),
-    );
-    const byImpl = new Map<Impl, Outcome[]>();
-    results.set(scenario, byImpl);
+    const columns = columnsOf(scenario).filter((c) => c.na !== true);
+    const byColumn = new Map<string, Outcome[]>();
+    results.set(scenario, byColumn);
     for (let round = 1; round <= rounds; round++) {
-      for (const impl of impls) {
-        const outcome = await runOnce(scenario, impl);
-        const list = byImpl.get(impl) ?? [];
+      for (const column of columns) {
+        const outcome = await runOnce(scenario, column);
+        const list = byColumn.get(column.id) ?? [];
         list.push(outcome);
-        byImpl.set(impl, list);
+        byColumn.set(column.id, list);
         const status = outcome.ok ? "ok" : outcome.reason;
-        const where = `${scenario.name} round ${round} ${IMPL_LABELS[impl]}`;
-        if (!outcome.ok) failures.push(`${where}: ${outcome.reason}`);
-        if (outcome.forcedExit) forced.push(where);
+        const where = `${scenario.name} round ${round} ${column.label}`;
+        const noted = problems.get(scenario.name) ?? [];
+        problems.set(scenario.name, noted);
+        if (!outcome.ok) {
+          failures.push(`${where}: ${outcome.reason}`);
+          noted.push(`failed: ${where}: ${outcome.reason}`);
+        }
+        if (outcome.forcedExit) {
+          forced.push(where);
+          noted.push(`killed after the run (did not exit): ${where}`);
+        }
         console.error(
-          `  ${scenario.name.padEnd(20)} round ${round}/${rounds}  ${IMPL_LABELS[impl].padEnd(17)} ${outcome.seconds.toFixed(1).padStart(5)} s  ${status}${outcome.forcedExit ? " (killed after the run: did not exit)" : ""}`,
+          `  ${scenario.name.padEnd(20)} round ${round}/${rounds}  ${column.label.padEnd(27)} ${outcome.seconds.toFixed(1).padStart(5)} s  ${status}${outcome.forcedExit ? " (killed after the run: did not exit)" : ""}`,
         );
       }
     }
@@ -621,14 +866,26 @@ async function main(): Promise<void> {
 
   const out = flags.out ?? join(BENCH_DIR, "RESULTS.md");
   if (out === "-") return;
+  const date = new Date().toISOString();
+  const fresh: Section[] = tables.map((table) => {
+    const noted = problems.get(table.key) ?? [];
+    const lines = [`<!-- section: ${table.key} -->`, renderMarkdown(table), ""];
+    if (noted.length > 0) lines.push(...noted.map((n) => `- ${n}`), "");
+    lines.push(runLine(date, commandLine(), rounds));
+    return { key: table.key, text: lines.join("\n") };
+  });
+  const sections = mergeSections(readSections(out), fresh);
   const md = [
     "# Benchmark results",
     "",
-    "Written by `npm run bench` (bench/main.ts); rerun to refresh.",
+    "Written by `npm run bench` (bench/main.ts). A run replaces the sections of the scenarios " +
+      "it measured and keeps the others (`--scenario NAME` refreshes one); each section says " +
+      "when and how it was measured.",
     "",
-    ...machine().map((l) => `- ${l}`),
-    `- command: \`${commandLine()}\``,
-    `- rounds: ${rounds} (medians shown), total time ${totalSeconds.toFixed(0)} s`,
+    ...machine()
+      .filter((l) => !l.startsWith("date:"))
+      .map((l) => `- ${l}`),
+    `- last run: ${date}, \`${commandLine()}\`, ${rounds} round(s), ${totalSeconds.toFixed(0)} s`,
     "",
     "Each run is a fresh Node.js process driving a real grammY `Bot` (grammY " +
       "`bot.start()`, `@grammyjs/runner` 2.0.3 `run()` or grammy-runner `run()`) against the " +
@@ -636,15 +893,12 @@ async function main(): Promise<void> {
       "loopback HTTP. Implementations alternate A B C A B C. Throughput is measured from the " +
       "first getUpdates call to the last handler done, with every update already waiting on " +
       "the server; CPU is the bot process's `process.cpuUsage()` (user + system) over that " +
-      "span; RSS is the bot process's peak. Ratios are ours / other (for updates/s higher is " +
-      "better; for CPU, RSS, calls and latencies lower is better). Wall-clock rates move by up " +
-      "to ±20 % between runs on a busy 2-core machine; CPU µs/update is the steadier figure.",
+      "span; RSS is the bot process's peak. Ratios are a / b as labelled, mostly ours / other " +
+      "(for updates/s higher is better; for CPU, RSS, calls and latencies lower is better). " +
+      "Wall-clock rates move by up to ±20 % between runs on a busy 2-core machine; CPU " +
+      "µs/update is the steadier figure.",
     "",
-    ...tables.flatMap((t) => [renderMarkdown(t), ""]),
-    ...(failures.length > 0 ? ["Failed runs:", "", ...failures.map((f) => `- ${f}`), ""] : []),
-    ...(forced.length > 0
-      ? ["Processes killed after the run (did not exit):", "", ...forced.map((f) => `- ${f}`), ""]
-      : []),
+    ...sections.flatMap((section) => [section.text, ""]),
   ].join("\n");
   writeFileSync(out, md);
   console.log(`wrote ${out}`);

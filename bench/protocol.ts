@@ -27,6 +27,8 @@ export type Job =
       /** Handler time; 0 for a no-op handler. */
       delayMs: number;
       seq: boolean;
+      /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
+      journal?: boolean;
     }
   | { kind: "handle-update-floor"; updates: number; chats: number }
   | { kind: "get-updates-floor"; updates: number; chats: number }
@@ -41,7 +43,28 @@ export type Job =
       /** Longest wait for the quiet chats' handlers; later ones count as "> cap". */
       capMs: number;
     }
-  | { kind: "stop"; handlers: number; handlerMs: number; stopAfterMs: number };
+  | { kind: "stop"; handlers: number; handlerMs: number; stopAfterMs: number }
+  | {
+      kind: "workers";
+      updates: number;
+      chats: number;
+      /** Worker threads of `distribute()`. */
+      count: number;
+      /** Synchronous CPU work per update in the worker, in ms (calibrated). */
+      workMs: number;
+      /** Updates handled (in chats of their own) before the measurement starts. */
+      warmup: number;
+      /** The central run()'s sink concurrency; its default (500) if absent. */
+      concurrency?: number;
+    };
+
+/** Environment of the worker threads (inherited from the bot process). */
+export const WORKER_ENV = {
+  /** The fake server's token, for the workers' `BotWorker`. */
+  token: "BENCH_WORKER_TOKEN",
+  /** sha256 rounds per update, calibrated by the bot process. */
+  rounds: "BENCH_WORKER_ROUNDS",
+} as const;
 
 /** The environment variable that carries a bot process's task. */
 export const JOB_ENV = "BENCH_JOB";

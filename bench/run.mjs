@@ -11,7 +11,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, ".out");
 
 await build({
-  entryPoints: ["main.ts", "server.ts", "bot.ts"].map((file) => join(here, file)),
+  // worker-cpu*.ts: the distribute() worker threads of the workers-cpu scenario.
+  entryPoints: [
+    "main.ts",
+    "server.ts",
+    "bot.ts",
+    "worker-cpu.ts",
+    "worker-cpu-runner.ts",
+    "worker-cpu-floor.ts",
+  ].map((file) => join(here, file)),
   outdir: out,
   outExtension: { ".js": ".mjs" },
   bundle: true,

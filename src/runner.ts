@@ -276,7 +276,11 @@ export function run<Y extends { update_id: number }, R>(
   const handle = runnerOf(source, sink, {
     silent: fetcher.silent,
     afterDrain: journaling?.afterDrain ?? fetcher.confirm,
-    onEnd: journaling?.close,
+    // Also after a failure: free the transport's connection and the journal's lock.
+    onEnd: async () => {
+      fetcher.close();
+      await journaling?.close();
+    },
   });
   handle.start();
   return {
