@@ -3,7 +3,7 @@ import { describeError, logger } from "./log.js";
 
 const log = logger("queue");
 /** Default of `sink.maxParked`. */
-export const DEFAULT_MAX_PARKED = 10_000;
+export const DEFAULT_MAX_PARKED = 5_000;
 
 type TaskState = "running" | "parked" | "resuming" | "timed out" | "done";
 
@@ -85,7 +85,7 @@ class TaskList<Y, R> {
  * ```
  */
 export interface DequeOptions<Y> {
-  /** Most tasks parked by `sequentialize` at once (default 10,000). */
+  /** Most tasks parked by `sequentialize` at once (default 5,000). */
   maxParked?: number;
   /**
    * Called when a task is completely done (after its error handler, if it

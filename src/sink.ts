@@ -72,7 +72,9 @@ export interface SinkOptions<Y> {
    * Most updates parked at once by `sequentialize` while they wait for an
    * earlier update of their key (parked updates hold no concurrency slot).
    * When reached, fetching pauses until some have run. An integer >= 1 or
-   * `Infinity`. Default: 10,000.
+   * `Infinity`. Default: 5,000. A parked update of a grammY bot holds about
+   * 20 KB (its context and suspended middleware), so the default bounds them
+   * to about 100 MB.
    */
   maxParked?: number;
   /**
