@@ -130,7 +130,7 @@ export class DecayingDeque<Y, R = unknown> {
   /** Parked tasks whose turn has come, waiting for a slot; they go before new elements. */
   private resuming: Array<{ task: Task<Y, R>; wake: () => void }> = [];
   private readonly parked = new TaskList<Y, R>();
-  private capacityWaiters: Array<() => void> = [];
+  private capacityWaiters: Array<{ atLeast: number; wake: () => void }> = [];
   private emptyWaiters: Array<() => void> = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly onSettled: DequeOptions<Y>["onSettled"];
@@ -161,15 +161,15 @@ export class DecayingDeque<Y, R = unknown> {
 
   /**
    * Adds elements in order, starting each as soon as a slot is free. Resolves
-   * once all of them have started and there is room for more, with the number
-   * of free slots.
+   * once there is room for at least `atLeast` more (default 1), with the
+   * number of free slots.
    */
-  add(elems: readonly Y[]): Promise<number> {
+  add(elems: readonly Y[], atLeast = 1): Promise<number> {
     for (const elem of elems) {
       if (this.waitingCount() === 0 && this.hasSlot()) this.start(elem);
       else this.waiting.push(elem);
     }
-    return this.capacity();
+    return this.capacity(atLeast);
   }
 
   /** Resolves when no task is running, parked or waiting (timed-out tasks are not waited for). */
@@ -178,11 +178,17 @@ export class DecayingDeque<Y, R = unknown> {
     return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
-  /** Resolves with the number of free slots as soon as it is positive. */
-  capacity(): Promise<number> {
+  /**
+   * Resolves with the number of free slots as soon as there are at least
+   * `atLeast` (default 1; never more than the queue can ever have free).
+   */
+  capacity(atLeast = 1): Promise<number> {
+    const wanted = Math.max(1, Math.min(atLeast, this.concurrency, this.maxParked));
     const free = this.free();
-    if (free > 0) return Promise.resolve(free);
-    return new Promise((resolve) => this.capacityWaiters.push(() => resolve(this.free())));
+    if (free >= wanted) return Promise.resolve(free);
+    return new Promise((resolve) =>
+      this.capacityWaiters.push({ atLeast: wanted, wake: () => resolve(this.free()) }),
+    );
   }
 
   /** Number of tasks running, parked or waiting for a slot. */
@@ -314,10 +320,16 @@ export class DecayingDeque<Y, R = unknown> {
       }
       this.start(elem);
     }
-    if (this.capacityWaiters.length > 0 && this.free() > 0) {
-      const waiters = this.capacityWaiters;
-      this.capacityWaiters = [];
-      for (const wake of waiters) wake();
+    if (this.capacityWaiters.length > 0) {
+      const free = this.free();
+      if (free > 0) {
+        const still = this.capacityWaiters.filter((waiter) => waiter.atLeast > free);
+        if (still.length < this.capacityWaiters.length) {
+          const ready = this.capacityWaiters.filter((waiter) => waiter.atLeast <= free);
+          this.capacityWaiters = still;
+          for (const waiter of ready) waiter.wake();
+        }
+      }
     }
     if (this.length === 0) {
       if (this.timer !== undefined) clearTimeout(this.timer);

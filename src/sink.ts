@@ -166,7 +166,9 @@ function queueFor<Y, R>(
 
 /**
  * Creates a sink that handles updates concurrently, at most `concurrency`
- * (default 500) at once. This is the sink of `run(bot)`.
+ * (default 500) at once. This is the sink of `run(bot)`. When it is full,
+ * `handle` resolves once a tenth of the slots (at most 100) are free again, so
+ * a saturated bot fetches in batches rather than one update per freed slot.
  *
  * @param consumer Handles one update
  * @param errorHandler Receives the error of every failed update
@@ -200,7 +202,10 @@ export function concurrentSink<Y, R>(
   options: ValidSinkOptions<Y>,
 ): { sink: UpdateSink<Y>; queue: DecayingDeque<Y, R> } {
   const queue = queueFor(consumer, errorHandler, options.concurrency, options);
-  return { sink: sinkOn(queue, (updates) => queue.add(updates)), queue };
+  // When the sink is full, wait for a tenth of it (at most a full batch) to
+  // free up before fetching again, instead of one getUpdates per freed slot.
+  const refill = Math.min(100, Math.ceil(options.concurrency / 10));
+  return { sink: sinkOn(queue, (updates) => queue.add(updates, refill)), queue };
 }
 
 /**

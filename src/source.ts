@@ -119,9 +119,11 @@ export function createSource<Y>(
       ahead = undefined;
       // Overlap fetching with handling: ask for the next batch now, but only
       // for the room that is left once this one is in the sink, so the
-      // concurrency cap still bounds what is fetched. Not while pacing.
+      // concurrency cap still bounds what is fetched. Not while pacing, and
+      // not when the sink is nearly full: then it is better to wait and fetch
+      // a fuller batch once the sink has room again.
       const room = pace - items.length;
-      if (pause === undefined && room >= 1 && !own.signal.aborted) {
+      if (pause === undefined && room >= 1 && room >= pace / 2 && !own.signal.aborted) {
         ahead = supplier.supply(room, signal);
         // Seen when awaited above; this only keeps an abandoned generator quiet.
         ahead.catch(noop);

@@ -83,6 +83,31 @@ describe("fair sequentialize under run()", () => {
     await handle.stop();
   });
 
+  it("fetches in batches when the sink is full, not one update per freed slot", async () => {
+    const { api } = ctx;
+    const bot = botFor(api);
+    let done = 0;
+    const limits: number[] = [];
+    bot.api.config.use((prev, method, payload, signal) => {
+      const args = payload as { limit?: number; timeout?: number };
+      // Polls only: the confirmation on stop asks for 1 with timeout 0.
+      if (method === "getUpdates" && args.timeout !== 0) limits.push(args.limit ?? 100);
+      return prev(method, payload, signal);
+    });
+    bot.on("message", async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      done++;
+    });
+    api.pushMessages({ count: 1_000, chats: 1_000 });
+    const handle = run(bot, { sink: { concurrency: 50 } });
+    await until(() => done === 1_000);
+    await handle.stop();
+    // Batches of a tenth of the slots (5) or more: about 200 calls at most,
+    // where one call per freed slot would take close to 1,000.
+    expect(limits.length).toBeLessThan(250);
+    expect(limits.filter((limit) => limit < 5).length).toBeLessThan(10);
+  });
+
   it("stop() waits for parked updates too", async () => {
     const { api } = ctx;
     const bot = botFor(api);
