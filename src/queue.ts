@@ -211,7 +211,10 @@ export class DecayingDeque<Y, R = unknown> {
     return out;
   }
 
-  /** Gives a running task's slot to the next one; see {@link UpdateScope.park}. */
+  /**
+   * Gives a running task's slot to the next one while it waits for its turn.
+   * @internal Used by `sequentialize` through the update's scope.
+   */
   park(task: Task<Y, R>): boolean {
     if (task.state !== "running") return false;
     this.running.delete(task);
@@ -221,7 +224,10 @@ export class DecayingDeque<Y, R = unknown> {
     return true;
   }
 
-  /** Gets a slot back for a parked task, ahead of elements not yet started. */
+  /**
+   * Gets a slot back for a parked task, ahead of elements not yet started.
+   * @internal Used by `sequentialize` through the update's scope.
+   */
   resume(task: Task<Y, R>): Promise<void> {
     if (task.state !== "parked") return Promise.resolve();
     this.parked.delete(task);
