@@ -4,7 +4,9 @@
  * process. Started by `main.ts` with the task in `BENCH_JOB`; reports its
  * metrics over IPC and exits.
  */
+import { subscribe } from "node:diagnostics_channel";
 import { mkdtemp, rm } from "node:fs/promises";
+import type { ClientRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -130,14 +132,31 @@ function newBot(srv: Server | undefined): Bot {
   return new Bot(srv.token, { client: { apiRoot: srv.url } });
 }
 
-/** Counts getUpdates calls and notes the time and CPU of the first one. */
-function probeGetUpdates(bot: Bot): { calls: number; firstAt: number; firstCpu: number } {
+/**
+ * Counts getUpdates calls and notes the time and CPU of the first one: in
+ * grammY's API transformer, or, for `ours-http` (whose getUpdates bypasses
+ * `bot.api`), when node:http creates a request whose path ends in /getUpdates.
+ */
+function probeGetUpdates(
+  bot: Bot,
+  impl: Impl,
+): { calls: number; firstAt: number; firstCpu: number } {
   const probe = { calls: 0, firstAt: 0, firstCpu: 0 };
-  bot.api.config.use((prev, method, payload, signal) => {
-    if (method === "getUpdates" && probe.calls++ === 0) {
+  const called = (): void => {
+    if (probe.calls++ === 0) {
       probe.firstAt = now();
       probe.firstCpu = cpuMicros();
     }
+  };
+  if (impl === "ours-http") {
+    subscribe("http.client.request.start", (message) => {
+      const { request } = message as { request: ClientRequest };
+      if (request.path.endsWith("/getUpdates")) called();
+    });
+    return probe;
+  }
+  bot.api.config.use((prev, method, payload, signal) => {
+    if (method === "getUpdates") called();
     return prev(method, payload, signal);
   });
   return probe;
@@ -148,7 +167,7 @@ function chatKey(ctx: Context): string {
 }
 
 function sequentializeOf(impl: Impl): Middleware<Context> {
-  if (impl === "ours") return ourSequentialize(chatKey);
+  if (impl === "ours" || impl === "ours-http") return ourSequentialize(chatKey);
   if (impl === "runner") return theirSequentialize(chatKey);
   throw new Error(`no sequentialize for ${impl}`);
 }
@@ -162,10 +181,14 @@ interface Driver {
 
 function start(impl: Impl, bot: Bot, concurrency?: number, journal?: UpdateJournal): Driver {
   const sink = concurrency === undefined ? undefined : { concurrency };
-  if (journal !== undefined && impl !== "ours") throw new Error(`no journal for ${impl}`);
+  if (journal !== undefined && impl !== "ours" && impl !== "ours-http")
+    throw new Error(`no journal for ${impl}`);
   switch (impl) {
-    case "ours": {
-      const handle = ourRun(bot, { runner: { silent: true }, sink, journal });
+    case "ours":
+    case "ours-http": {
+      const runner =
+        impl === "ours-http" ? { silent: true, transport: "node-http" as const } : { silent: true };
+      const handle = ourRun(bot, { runner, sink, journal });
       return { stop: () => handle.stop(), ended: async () => void (await handle.task()) };
     }
     case "runner": {
@@ -196,7 +219,7 @@ async function throughput(
   srv: Server | undefined,
 ): Promise<Metrics> {
   const bot = newBot(srv);
-  const probe = probeGetUpdates(bot);
+  const probe = probeGetUpdates(bot, impl);
   const total = job.updates;
   await server({ cmd: "pushMessages", count: total, chats: job.chats, firstChatId: 1 });
   await bot.init();
@@ -339,7 +362,7 @@ async function fairness(
   srv: Server | undefined,
 ): Promise<Metrics> {
   const bot = newBot(srv);
-  const probe = probeGetUpdates(bot);
+  const probe = probeGetUpdates(bot, impl);
   const quietTotal = job.quietGroups * job.quietPerGroup;
   const total = job.flood + quietTotal;
   await server({ cmd: "pushMessages", count: job.flood, chats: 1, firstChatId: FLOOD_CHAT });
@@ -527,7 +550,7 @@ async function workers(
 ): Promise<Metrics> {
   if (impl === "floor") return workersFloor(job);
   const bot = newBot(srv);
-  const probe = probeGetUpdates(bot);
+  const probe = probeGetUpdates(bot, impl);
   const { workMs } = calibrateWork(job.workMs);
   process.env[WORKER_ENV.token] = srv?.token ?? "";
   await bot.init();

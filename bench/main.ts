@@ -1,6 +1,6 @@
 /**
  * The benchmark orchestrator: `npm run bench [-- --quick] [--rounds N]
- * [--scenario NAME[,NAME]] [--impl ours,runner,start]`.
+ * [--scenario NAME[,NAME]] [--impl ours,ours-http,runner,start]`.
  *
  * Every measured run is a fresh bot process (`bot.ts`) next to a fresh fake
  * Bot API server process (`server.ts`); implementations alternate A B C A B C
@@ -30,6 +30,10 @@ import {
 const OUT_DIR = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = dirname(OUT_DIR);
 const RUNNERS: Impl[] = ["ours", "runner", "start"];
+/** The throughput scenarios also measure ours with `runner: { transport: "node-http" }`. */
+const THROUGHPUT_IMPLS: Impl[] = ["ours", "ours-http", "runner", "start"];
+/** Every implementation --impl accepts, in column order. */
+const ALL_IMPLS: Impl[] = THROUGHPUT_IMPLS;
 
 // === Options
 
@@ -38,7 +42,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --quick              fewer updates, shorter handlers (a smoke run)
   --rounds N           rounds per scenario (default 3); implementations alternate A B C A B C
   --scenario NAMES     comma-separated names or prefixes (e.g. "throughput", "fairness"); repeatable
-  --impl NAMES         comma-separated subset of ${RUNNERS.join(", ")}
+  --impl NAMES         comma-separated subset of ${ALL_IMPLS.join(", ")}
+                       (ours-http: ours with runner.transport "node-http"; throughput scenarios only)
   --timeout SECONDS    hard limit per run instead of the scenario's own (60-90 s)
   --out FILE           where to write the results (default bench/RESULTS.md; "-" for nowhere)
   --help               this text
@@ -79,8 +84,8 @@ if (timeoutOverride !== undefined && !(timeoutOverride > 0)) {
 }
 const implFilter = (flags.impl ?? []).flatMap((s) => s.split(",")).filter((s) => s !== "");
 for (const name of implFilter) {
-  if (!RUNNERS.includes(name as Impl)) {
-    console.error(`unknown --impl ${name}; choose from ${RUNNERS.join(", ")}`);
+  if (!ALL_IMPLS.includes(name as Impl)) {
+    console.error(`unknown --impl ${name}; choose from ${ALL_IMPLS.join(", ")}`);
     process.exit(2);
   }
 }
@@ -160,7 +165,7 @@ function throughputScenario(name: string, delayMs: number, seq: boolean): Scenar
   return {
     name,
     title: `${name}: ${UPDATES.toLocaleString("en-US")} updates over ${CHATS.toLocaleString("en-US")} chats, ${handler}${seq ? ", sequentialize(chat id)" : ""}`,
-    impls: RUNNERS,
+    impls: THROUGHPUT_IMPLS,
     needsServer: true,
     timeoutMs: quick ? 45_000 : 90_000,
     job: ({ impl }) => ({
@@ -174,7 +179,9 @@ function throughputScenario(name: string, delayMs: number, seq: boolean): Scenar
     note:
       (delayMs > 0
         ? `bot.start() handles one update at a time, so it gets ${SEQUENTIAL_SLOW_UPDATES.toLocaleString("en-US")} updates here; compare rates. `
-        : "") + (seq ? "bot.start() runs without sequentialize (it is sequential anyway)." : ""),
+        : "") +
+      (seq ? "bot.start() runs without sequentialize (it is sequential anyway). " : "") +
+      "grammy-runner (node-http) is run(bot, { runner: { transport: \"node-http\" } }): getUpdates goes over plain node:http instead of grammY's client, so its calls are counted (and the clock and CPU start) when node:http creates the first getUpdates request rather than in grammY's API transformer.",
   };
 }
 
@@ -396,7 +403,7 @@ function columnsOf(scenario: Scenario): Column[] {
   else {
     const na = scenario.na ?? [];
     const all = [...scenario.impls, ...na];
-    const ordered = RUNNERS.filter((i) => all.includes(i));
+    const ordered = ALL_IMPLS.filter((i) => all.includes(i));
     if (all.includes("floor")) ordered.push("floor");
     columns = ordered.map((impl) => ({
       id: impl,
@@ -412,13 +419,14 @@ function columnsOf(scenario: Scenario): Column[] {
 
 function ratiosOf(scenario: Scenario, columns: Column[]): RatioDef[] {
   const has = (id: string): boolean => columns.some((c) => c.id === id && c.na !== true);
-  const ratios =
-    scenario.ratios ??
-    (["runner", "start"] as const).map((other) => ({
+  const ratios = scenario.ratios ?? [
+    ...(["runner", "start"] as const).map((other) => ({
       label: `ours / ${other === "runner" ? "runner" : "bot.start()"}`,
       a: "ours",
       b: other,
-    }));
+    })),
+    { label: "ours-http / runner", a: "ours-http", b: "runner" },
+  ];
   return ratios.filter((r) => has(r.a) && has(r.b));
 }
 
@@ -644,18 +652,44 @@ function tableOf(scenario: Scenario, results: Results): Table {
 
 const OVERHEAD_KEY = "runner-overhead";
 
-function overheadTable(results: Results): Table | undefined {
+/**
+ * A floor's "bot CPU µs/update" as an earlier run wrote it to RESULTS.md, with
+ * that run's date: for the overhead table of a run that did not measure it.
+ * Only if that run had the same parameters (same title, e.g. not --quick).
+ */
+function previousFloor(
+  previous: Section[],
+  scenario: Scenario,
+): { value: number; date: string } | undefined {
+  const text = previous.find((section) => section.key === scenario.name)?.text;
+  if (text === undefined || !text.split("\n").includes(`### ${scenario.title}`)) return undefined;
+  const row = text.split("\n").find((line) => /^\| bot CPU µs\/update +\|/.test(line));
+  const value = Number(row?.split("|")[2]?.trim());
+  if (!Number.isFinite(value)) return undefined;
+  return { value, date: /<sub>Measured (\S+) by/.exec(text)?.[1] ?? "an earlier run" };
+}
+
+function overheadTable(results: Results, previous: Section[]): Table | undefined {
   const find = (name: string): Scenario | undefined => SCENARIOS.find((s) => s.name === name);
   const noop = find("throughput-noop");
   const hu = find("handle-update-floor");
   const gu = find("get-updates-floor");
   if (noop === undefined || hu === undefined || gu === undefined) return undefined;
   const cpu = THROUGHPUT_METRICS[2];
-  const huCell = summarize(results.get(hu)?.get("floor"), cpu);
-  const guCell = summarize(results.get(gu)?.get("floor"), cpu);
+  /** Measured now, or else as RESULTS.md has it. */
+  const borrowed: string[] = [];
+  const floorOf = (scenario: Scenario): number | undefined => {
+    const now = summarize(results.get(scenario)?.get("floor"), cpu).value;
+    if (now !== undefined) return now;
+    const before = previousFloor(previous, scenario);
+    if (before !== undefined) borrowed.push(`${scenario.name} (measured ${before.date})`);
+    return before?.value;
+  };
+  const huCell = { value: floorOf(hu) };
+  const guCell = { value: floorOf(gu) };
   if (huCell.value === undefined || guCell.value === undefined) return undefined;
   const floor = huCell.value + guCell.value;
-  const impls = RUNNERS.filter((i) => results.get(noop)?.has(i));
+  const impls = THROUGHPUT_IMPLS.filter((i) => results.get(noop)?.has(i));
   if (impls.length === 0) return undefined;
   const rows: string[][] = [];
   for (const impl of impls) {
@@ -683,7 +717,12 @@ function overheadTable(results: Results): Table | undefined {
       "share",
     ],
     rows,
-    note: `The floors run in processes of their own (each pays its own warm-up and keeps its ${UPDATES.toLocaleString("en-US")} updates alive), so their sum can exceed a lean implementation's end-to-end cost: read values within ±1.5 µs of 0 as no overhead.`,
+    note:
+      `The floors run in processes of their own (each pays its own warm-up and keeps its ${UPDATES.toLocaleString("en-US")} updates alive), so their sum can exceed a lean implementation's end-to-end cost: read values within ±1.5 µs of 0 as no overhead. ` +
+      "getUpdates-only is grammY's client (bot.api.getUpdates), so for grammy-runner (node-http), which sends getUpdates without it, the overhead also counts what node:http saves against grammY's client (negative: cheaper)." +
+      (borrowed.length > 0
+        ? ` Not measured by this run, taken from the previous RESULTS.md: ${borrowed.join(", ")}.`
+        : ""),
   };
 }
 
@@ -853,8 +892,10 @@ async function main(): Promise<void> {
   }
   const totalSeconds = (performance.now() - started) / 1000;
 
+  const out = flags.out ?? join(BENCH_DIR, "RESULTS.md");
+  const previous = readSections(out === "-" ? join(BENCH_DIR, "RESULTS.md") : out);
   const tables = scenarios.map((s) => tableOf(s, results));
-  const overhead = overheadTable(results);
+  const overhead = overheadTable(results, previous);
   if (overhead !== undefined) tables.push(overhead);
 
   console.log();
@@ -864,7 +905,6 @@ async function main(): Promise<void> {
     console.log(`runs whose processes had to be killed afterwards:\n  ${forced.join("\n  ")}\n`);
   console.log(`total ${totalSeconds.toFixed(0)} s`);
 
-  const out = flags.out ?? join(BENCH_DIR, "RESULTS.md");
   if (out === "-") return;
   const date = new Date().toISOString();
   const fresh: Section[] = tables.map((table) => {
@@ -874,7 +914,7 @@ async function main(): Promise<void> {
     lines.push(runLine(date, commandLine(), rounds));
     return { key: table.key, text: lines.join("\n") };
   });
-  const sections = mergeSections(readSections(out), fresh);
+  const sections = mergeSections(previous, fresh);
   const md = [
     "# Benchmark results",
     "",
@@ -890,7 +930,9 @@ async function main(): Promise<void> {
     "Each run is a fresh Node.js process driving a real grammY `Bot` (grammY " +
       "`bot.start()`, `@grammyjs/runner` 2.0.3 `run()` or grammy-runner `run()`) against the " +
       "fake Bot API server of `grammy-runner/testing`, itself in a separate process, over " +
-      "loopback HTTP. Implementations alternate A B C A B C. Throughput is measured from the " +
+      "loopback HTTP; the throughput scenarios also measure grammy-runner `run()` with " +
+      '`runner: { transport: "node-http" }` (getUpdates over plain node:http). ' +
+      "Implementations alternate A B C A B C. Throughput is measured from the " +
       "first getUpdates call to the last handler done, with every update already waiting on " +
       "the server; CPU is the bot process's `process.cpuUsage()` (user + system) over that " +
       "span; RSS is the bot process's peak. Ratios are a / b as labelled, mostly ours / other " +
