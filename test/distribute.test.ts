@@ -150,6 +150,14 @@ describe("distribute() options", () => {
     await expect(viaUrl(ctx(1, 1, "sleep:1"))).resolves.toBeUndefined();
   });
 
+  it("runs an ES module worker file as well as a CommonJS one", async () => {
+    const esm = fileURLToPath(new URL("fixtures/.build/worker-echo.mjs", import.meta.url));
+    const middleware = pool(esm, { count: 2 });
+    await expect(middleware(ctx(1, 1, "sleep:1"))).resolves.toBeUndefined();
+    await expect(middleware(ctx(2, 2, "throw"))).rejects.toThrow(/handler boom 2/);
+    expect(middleware.stats().workers.some((w) => w.alive)).toBe(true);
+  });
+
   it("defaults count to the cores minus one, at least 1, and starts no thread before an update", () => {
     const cores =
       typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;

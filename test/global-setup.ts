@@ -25,4 +25,15 @@ export async function setup(): Promise<void> {
     packages: "external",
     logLevel: "warning",
   });
+  // The same worker as an ES module, to check that worker files of either kind load.
+  await build({
+    entryPoints: [join(dir, "worker-echo.ts")],
+    outfile: join(dir, ".build", "worker-echo.mjs"),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node18",
+    packages: "external",
+    logLevel: "warning",
+  });
 }
