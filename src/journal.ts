@@ -1,3 +1,4 @@
+import { writeSync } from "node:fs";
 import { type FileHandle, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as zlib from "node:zlib";
@@ -218,10 +219,181 @@ export function fileJournal<Y extends { update_id: number } = Update>(
   return new FileJournal<Y>(resolve(dir), compactBytes, settleDelay);
 }
 
-interface Entry<Y> {
-  update: Y;
-  /** Length of the update's JSON, to tell how much of the log is still live. */
-  bytes: number;
+/** The updates of one append, as far as they are not settled yet. */
+interface Batch {
+  /** The update ids, in append order. */
+  ids: number[];
+  /** The JSON of each update as written (compaction reuses it); `""` once settled. */
+  json: string[];
+  /** How many of them are not settled yet. */
+  live: number;
+}
+
+/**
+ * The unsettled updates, in append order, kept per batch rather than per
+ * update: append and settle allocate nothing per update that outlives the
+ * batch, and nothing here holds the update objects (a Map with an entry per
+ * update kept every in-flight update reachable from old space, so that every
+ * garbage collection traced them). Ids ascend from batch to batch (Telegram's
+ * do), so finding one is a binary search over the few oldest batches; other
+ * ids (duplicates, a sequence that starts over) are handled by a linear
+ * search with the semantics of a Map: an id already unsettled keeps its place
+ * and takes the newest JSON.
+ */
+class Unsettled {
+  /** Batches with an unsettled update, oldest first. */
+  private batches: Batch[] = [];
+  /** Whether ids strictly ascend through `batches`, settled ones included. */
+  private ascending = true;
+  /** The batch index of the last id {@link find} found. */
+  private found = 0;
+  /** Unsettled updates. */
+  count = 0;
+  /** Length of their JSON, to tell how much of the log is still live. */
+  bytes = 0;
+
+  /** Replaces everything by one batch (after reading the log, or when compacting). */
+  reset(ids: number[], json: string[]): void {
+    this.batches = [];
+    this.ascending = true;
+    this.count = 0;
+    this.bytes = 0;
+    if (ids.length === 0) return;
+    for (let i = 1; i < ids.length && this.ascending; i++) this.ascending = ids[i] > ids[i - 1];
+    for (const text of json) this.bytes += text.length;
+    this.batches.push({ ids, json, live: ids.length });
+    this.count = ids.length;
+  }
+
+  /** Adds an appended batch; `bytes` is the total length of `json`. */
+  add(ids: number[], json: string[], bytes: number): void {
+    if (ids.length === 0) return;
+    if (this.ascending) {
+      const last = this.batches[this.batches.length - 1];
+      let previous = last === undefined ? Number.NEGATIVE_INFINITY : last.ids[last.ids.length - 1];
+      let ascending = true;
+      for (const id of ids) {
+        if (!(id > previous)) {
+          ascending = false;
+          break;
+        }
+        previous = id;
+      }
+      if (ascending) {
+        // None of these ids can be unsettled already.
+        this.batches.push({ ids, json, live: ids.length });
+        this.count += ids.length;
+        this.bytes += bytes;
+        return;
+      }
+      this.ascending = false;
+    }
+    const newIds: number[] = [];
+    const newJson: string[] = [];
+    const positions = new Map<number, number>();
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      const text = json[i];
+      const earlier = positions.get(id);
+      if (earlier !== undefined) {
+        this.bytes += text.length - newJson[earlier].length;
+        newJson[earlier] = text;
+        continue;
+      }
+      const position = this.find(id);
+      if (position !== -1) {
+        const batch = this.batches[this.found];
+        this.bytes += text.length - batch.json[position].length;
+        batch.json[position] = text;
+        continue;
+      }
+      positions.set(id, newIds.length);
+      newIds.push(id);
+      newJson.push(text);
+      this.bytes += text.length;
+    }
+    if (newIds.length === 0) return;
+    this.batches.push({ ids: newIds, json: newJson, live: newIds.length });
+    this.count += newIds.length;
+  }
+
+  /** Settles an unsettled id; `false` if it is not one. */
+  delete(id: number): boolean {
+    const position = this.find(id);
+    if (position === -1) return false;
+    const index = this.found;
+    const batch = this.batches[index];
+    this.bytes -= batch.json[position].length;
+    batch.json[position] = "";
+    this.count--;
+    if (--batch.live === 0) {
+      if (index === 0) this.batches.shift();
+      else this.batches.splice(index, 1);
+      if (this.batches.length === 0) this.ascending = true;
+    }
+    return true;
+  }
+
+  /** The position of an unsettled id in the batch `found`, or -1. */
+  private find(id: number): number {
+    const batches = this.batches;
+    if (!this.ascending) {
+      for (let index = 0; index < batches.length; index++) {
+        const { ids, json } = batches[index];
+        for (let position = 0; position < ids.length; position++) {
+          if (ids[position] !== id || json[position] === "") continue;
+          this.found = index;
+          return position;
+        }
+      }
+      return -1;
+    }
+    // The first batch whose last id is not below `id`: nearly always the first.
+    let low = 0;
+    let high = batches.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const ids = batches[middle].ids;
+      if (ids[ids.length - 1] < id) low = middle + 1;
+      else high = middle;
+    }
+    if (low === batches.length) return -1;
+    const { ids, json } = batches[low];
+    let first = 0;
+    let last = ids.length - 1;
+    while (first <= last) {
+      const middle = (first + last) >>> 1;
+      const value = ids[middle];
+      if (value < id) first = middle + 1;
+      else if (value > id) last = middle - 1;
+      else {
+        this.found = low;
+        return json[middle] === "" ? -1 : middle;
+      }
+    }
+    return -1;
+  }
+
+  /** Ids and JSON of the unsettled updates, in order. */
+  collect(): { ids: number[]; json: string[] } {
+    const ids: number[] = [];
+    const json: string[] = [];
+    for (const batch of this.batches) {
+      if (batch.live === batch.ids.length) {
+        for (let i = 0; i < batch.ids.length; i++) {
+          ids.push(batch.ids[i]);
+          json.push(batch.json[i]);
+        }
+        continue;
+      }
+      for (let i = 0; i < batch.ids.length; i++) {
+        if (batch.json[i] === "") continue;
+        ids.push(batch.ids[i]);
+        json.push(batch.json[i]);
+      }
+    }
+    return { ids, json };
+  }
 }
 
 interface Waiter {
@@ -244,12 +416,10 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private fd: FileHandle | undefined;
   /** Bytes in the log file. */
   private size = 0;
-  /** Unsettled updates by id; a Map keeps them in append order. */
-  private pending = new Map<number, Entry<Y>>();
-  private liveBytes = 0;
+  private unsettled = new Unsettled();
   private offset: number | undefined;
   /** Records waiting for the writer. */
-  private lines: string[] = [];
+  private lines: Buffer[] = [];
   private settled: number[] = [];
   /** Callers waiting for the next fsync. */
   private waiters: Waiter[] = [];
@@ -275,6 +445,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         `The journal ${this.path} is already open; close it before opening it again.`,
       );
     this.state = "opening";
+    let pending: Y[];
     try {
       try {
         await mkdir(this.dir, { recursive: true });
@@ -283,12 +454,14 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       }
       await this.lock();
       try {
-        const { pending, offset, discarded } = parseLog<Y>(await this.read(), this.path);
+        const { updates, offset, discarded } = parseLog<Y>(await this.read(), this.path);
         if (discarded > 0)
           log(`${this.path}: discarded a torn last record (${discarded} bytes) left by a crash`);
-        this.pending = pending;
-        this.liveBytes = 0;
-        for (const entry of pending.values()) this.liveBytes += entry.bytes;
+        pending = [...updates.values()];
+        this.unsettled.reset(
+          [...updates.keys()],
+          pending.map((update) => JSON.stringify(update)),
+        );
         this.offset = offset;
         this.failure = undefined;
         // Rewriting at once drops what is settled and any torn tail, so that
@@ -303,35 +476,35 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       throw error;
     }
     this.state = "open";
-    log(`opened ${this.path}: ${this.pending.size} unsettled, offset ${this.offset}`);
-    return {
-      pending: [...this.pending.values()].map((entry) => entry.update),
-      offset: this.offset,
-    };
+    log(`opened ${this.path}: ${pending.length} unsettled, offset ${this.offset}`);
+    return { pending, offset: this.offset };
   }
 
   append(updates: readonly Y[], offset: number): Promise<void> {
     if (this.state !== "open")
       return Promise.reject(new Error(`The journal ${this.path} is not open.`));
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const parts: string[] = [];
-    for (const update of updates) {
-      const json = JSON.stringify(update);
-      parts.push(json);
-      this.pending.set(update.update_id, { update, bytes: json.length });
-      this.liveBytes += json.length;
+    const count = updates.length;
+    const ids: number[] = new Array(count);
+    const json: string[] = new Array(count);
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const update = updates[i];
+      const text = JSON.stringify(update);
+      ids[i] = update.update_id;
+      json[i] = text;
+      bytes += text.length;
     }
+    this.unsettled.add(ids, json, bytes);
     this.offset = offset;
-    this.lines.push(recordLine(`{"o":${JSON.stringify(offset)},"u":[${parts.join(",")}]}`));
+    this.lines.push(record(`{"o":${JSON.stringify(offset)},"u":[${json.join(",")}]}`));
     return this.durable();
   }
 
   settle(updateId: number): void {
     if (this.state !== "open" || this.failure !== undefined) return;
-    const entry = this.pending.get(updateId);
-    if (entry === undefined) return; // settled already (e.g. timed out, then failed)
-    this.pending.delete(updateId);
-    this.liveBytes -= entry.bytes;
+    // Unknown: settled already (e.g. timed out, then failed).
+    if (!this.unsettled.delete(updateId)) return;
     this.settled.push(updateId);
     if (this.timer === undefined && !this.roundScheduled) {
       this.timer = setTimeout(() => {
@@ -399,7 +572,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     if (this.settled.length > 0) {
-      this.lines.push(recordLine(`{"s":[${this.settled.join(",")}]}`));
+      this.lines.push(record(`{"s":[${this.settled.join(",")}]}`));
       this.settled = [];
     }
     const lines = this.lines;
@@ -411,24 +584,45 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         const fd = this.fd;
         if (fd === undefined) throw new Error("the log file is not open");
         if (lines.length > 0) {
-          const data = Buffer.from(lines.join(""));
-          await writeAll(fd, data);
+          const data = lines.length === 1 ? lines[0] : Buffer.concat(lines);
+          // Synchronous: copying a batch into the page cache takes microseconds,
+          // far less than a round trip through the thread pool, and the fsync
+          // (the slow part) then starts at once rather than once the event loop
+          // has run the handlers of the batch just fetched.
+          let done = 0;
+          while (done < data.length) done += writeSync(fd.fd, data, done, data.length - done);
           this.size += data.length;
         }
         if (waiters.length > 0) await fd.datasync();
-        if (this.size > this.compactBytes && this.liveBytes * 2 < this.size) await this.compact();
       } catch (error) {
-        this.failure = fsError(
-          `Writing the journal ${this.path} failed, so the runner stops rather than confirm updates that are not stored`,
-          error,
-        );
-        log(this.failure.message);
+        this.fail(error);
       }
     }
     for (const waiter of waiters) {
       if (this.failure === undefined) waiter.resolve();
       else waiter.reject(this.failure);
     }
+    // After the waiters: their records are durable already, so the next
+    // getUpdates need not wait for the rewrite (the next round does).
+    if (
+      this.failure === undefined &&
+      this.size > this.compactBytes &&
+      this.unsettled.bytes * 2 < this.size
+    ) {
+      try {
+        await this.compact();
+      } catch (error) {
+        this.fail(error);
+      }
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure = fsError(
+      `Writing the journal ${this.path} failed, so the runner stops rather than confirm updates that are not stored`,
+      error,
+    );
+    log(this.failure.message);
   }
 
   /**
@@ -437,17 +631,14 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
    * fsynced so the rename itself survives a power loss.
    */
   private async compact(): Promise<void> {
-    const header = recordLine(
-      `{"journal":"${FORMAT}","version":${VERSION},"offset":${JSON.stringify(this.offset ?? null)}}`,
-    );
-    let content = header;
-    if (this.pending.size > 0) {
-      const updates = [...this.pending.values()].map((entry) => JSON.stringify(entry.update));
-      content += recordLine(
-        `{"o":${JSON.stringify(this.offset ?? null)},"u":[${updates.join(",")}]}`,
-      );
-    }
-    const data = Buffer.from(content);
+    const offset = JSON.stringify(this.offset ?? null);
+    const lines = [record(`{"journal":"${FORMAT}","version":${VERSION},"offset":${offset}}`)];
+    // The JSON written when they were appended; one batch from now on, so
+    // that partly settled batches no longer keep their settled JSON.
+    const { ids, json } = this.unsettled.collect();
+    this.unsettled.reset(ids, json);
+    if (ids.length > 0) lines.push(record(`{"o":${offset},"u":[${json.join(",")}]}`));
+    const data = Buffer.concat(lines);
     const temporary = `${this.path}.tmp`;
     const before = this.size;
     try {
@@ -567,9 +758,10 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
 function parseLog<Y extends { update_id: number }>(
   text: string,
   path: string,
-): { pending: Map<number, Entry<Y>>; offset: number | undefined; discarded: number } {
-  const pending = new Map<number, Entry<Y>>();
-  if (text.length === 0) return { pending, offset: undefined, discarded: 0 };
+): { updates: Map<number, Y>; offset: number | undefined; discarded: number } {
+  /** Unsettled updates by id; a Map keeps them in append order. */
+  const pending = new Map<number, Y>();
+  if (text.length === 0) return { updates: pending, offset: undefined, discarded: 0 };
   const lines = text.split("\n");
   const tail = lines.pop() ?? "";
   const records = lines.map(decodeLine);
@@ -608,7 +800,7 @@ function parseLog<Y extends { update_id: number }>(
           throw new Error(
             `${path} is damaged: line ${i + 1} holds an update without an update_id.`,
           );
-        pending.set(id, { update: update as Y, bytes: JSON.stringify(update).length });
+        pending.set(id, update as Y);
       }
     } else if (Array.isArray(record.s)) {
       for (const id of record.s as unknown[]) if (typeof id === "number") pending.delete(id);
@@ -618,7 +810,7 @@ function parseLog<Y extends { update_id: number }>(
   }
   let discarded = tail.length;
   for (let i = end; i < lines.length; i++) discarded += lines[i].length + 1;
-  return { pending, offset, discarded };
+  return { updates: pending, offset, discarded };
 }
 
 function readOffset(value: unknown, path: string, line: number): number | undefined {
@@ -627,9 +819,18 @@ function readOffset(value: unknown, path: string, line: number): number | undefi
   throw new Error(`${path} is damaged: line ${line} holds the offset ${show(value)}.`);
 }
 
-/** `crc32 json\n`: the checksum tells a complete record from a torn or damaged one. */
-function recordLine(json: string): string {
-  return `${crc32(json)} ${json}\n`;
+/**
+ * `crc32 json\n` in UTF-8: the checksum tells a complete record from a torn or
+ * damaged one. Encoded once, the checksum taken over the encoded bytes.
+ */
+function record(json: string): Buffer {
+  const length = Buffer.byteLength(json);
+  const line = Buffer.allocUnsafe(length + 10);
+  line.write(json, 9);
+  line.write(crc32(line.subarray(9, 9 + length)), 0, "latin1");
+  line[8] = 0x20; // " "
+  line[9 + length] = 0x0a; // "\n"
+  return line;
 }
 
 /** The record of a line, or `undefined` if the line is not a checksummed JSON record. */
@@ -647,7 +848,7 @@ function decodeLine(line: string): unknown {
 }
 
 /** Node >= 20.15 computes CRC-32 natively, several times faster than the table below. */
-const nativeCrc32 = (zlib as { crc32?: (data: string) => number }).crc32;
+const nativeCrc32 = (zlib as { crc32?: (data: string | Uint8Array) => number }).crc32;
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -659,13 +860,13 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-/** CRC-32 (IEEE) of the UTF-8 bytes of `text`, as 8 hex digits. */
-function crc32(text: string): string {
+/** CRC-32 (IEEE) of `data` (a string as UTF-8), as 8 hex digits. */
+function crc32(data: string | Uint8Array): string {
   let value: number;
   if (nativeCrc32 !== undefined) {
-    value = nativeCrc32(text);
+    value = nativeCrc32(data);
   } else {
-    const bytes = Buffer.from(text);
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
     let c = 0xffffffff;
     for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
     value = (c ^ 0xffffffff) >>> 0;

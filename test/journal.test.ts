@@ -228,6 +228,67 @@ describe("fileJournal", () => {
     expect(recovery.offset).toBe(1001);
   });
 
+  it("keeps append order through out-of-order settles, duplicates and ids that start over", async () => {
+    const journal = journalIn(dir, { compactBytes: 0 });
+    await journal.open();
+    const u = (update_id: number, text: string): U => ({ update_id, text });
+    await journal.append([u(1, "a"), u(2, "a"), u(3, "a")], 4);
+    await journal.append([u(4, "a"), u(5, "a"), u(6, "a")], 7);
+    for (const id of [5, 1, 99, 5]) journal.settle(id);
+    // 3 is still unsettled: it keeps its place and takes the new content (like a Map);
+    // 1 was settled: it comes back at the end; 7 appears twice in one batch.
+    await journal.append([u(3, "b"), u(1, "b"), u(7, "a"), u(7, "b")], 8);
+    // Ids that start over (Telegram does after a week without updates).
+    await journal.append([u(2, "c"), u(0, "c")], 3);
+    journal.settle(6);
+    journal.settle(2);
+    await journal.flush();
+    const expected = [u(3, "b"), u(4, "a"), u(1, "b"), u(7, "b"), u(0, "c")];
+    opened.splice(0);
+    const recovery = await expectOpenAfterCrash(journalIn(dir, { compactBytes: 0 }));
+    expect(recovery).toEqual({ pending: expected, offset: 3 });
+    // The rewrite at open keeps exactly that, and settles keep working on it.
+    const again = opened[opened.length - 1];
+    again.settle(7);
+    again.settle(3);
+    await again.close();
+    expect((await journalIn().open()).pending).toEqual([u(4, "a"), u(1, "b"), u(0, "c")]);
+  });
+
+  it("agrees with a Map of unsettled updates under random appends, settles and compactions", async () => {
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const model = new Map<number, U>();
+    const journal = journalIn(dir, { compactBytes: 2_000 });
+    await journal.open();
+    let next = 1;
+    for (let step = 0; step < 300; step++) {
+      const batch: U[] = [];
+      for (let k = random(6); k > 0; k--) {
+        // Mostly ascending ids, sometimes an old one again.
+        const id = random(8) === 0 ? 1 + random(next) : next++;
+        batch.push({ update_id: id, text: `step ${step}` });
+      }
+      for (const update of batch) model.set(update.update_id, update);
+      const appended = journal.append(batch, next);
+      for (let k = random(7); k > 0; k--) {
+        const id = 1 + random(next + 2);
+        model.delete(id);
+        journal.settle(id);
+      }
+      await appended;
+      if (random(10) === 0) await journal.flush();
+    }
+    await journal.flush();
+    opened.splice(0);
+    const recovery = await expectOpenAfterCrash(journalIn());
+    expect(recovery.pending).toEqual([...model.values()]);
+    expect(recovery.offset).toBe(next);
+  });
+
   it("batches fsyncs: appends made while one is in progress share the next", async () => {
     const journal = journalIn();
     await journal.open();
