@@ -231,10 +231,7 @@ export function createSequentialSink<Y, R = unknown>(
   errorHandler: (error: R) => Promise<void>,
   options?: SinkOptions<Y>,
 ): UpdateSink<Y> {
-  checkSinkArguments(consumer, errorHandler);
-  const valid = validateSinkOptions(options);
-  const queue = queueFor(consumer, errorHandler, 1, valid);
-  return sinkOn(queue, (updates) => untilDone(queue, updates));
+  return batchWiseSink(consumer, errorHandler, options, 1);
 }
 
 /**
@@ -260,14 +257,21 @@ export function createBatchSink<Y, R = unknown>(
   errorHandler: (error: R) => Promise<void>,
   options?: SinkOptions<Y>,
 ): UpdateSink<Y> {
-  checkSinkArguments(consumer, errorHandler);
-  const valid = validateSinkOptions(options);
-  const queue = queueFor(consumer, errorHandler, Infinity, valid);
-  return sinkOn(queue, (updates) => untilDone(queue, updates));
+  return batchWiseSink(consumer, errorHandler, options, Infinity);
 }
 
-async function untilDone<Y, R>(queue: DecayingDeque<Y, R>, updates: Y[]): Promise<number> {
-  await queue.add(updates);
-  await queue.empty();
-  return Infinity;
+/** A sink whose `handle` resolves only when its whole batch is done, like @grammyjs/runner's. */
+function batchWiseSink<Y, R>(
+  consumer: UpdateConsumer<Y>,
+  errorHandler: (error: R) => Promise<void>,
+  options: SinkOptions<Y> | undefined,
+  concurrency: number,
+): UpdateSink<Y> {
+  checkSinkArguments(consumer, errorHandler);
+  const queue = queueFor(consumer, errorHandler, concurrency, validateSinkOptions(options));
+  return sinkOn(queue, async (updates) => {
+    await queue.add(updates);
+    await queue.empty();
+    return Infinity;
+  });
 }

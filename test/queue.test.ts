@@ -2,28 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HandlerTimeoutError, updateSignal } from "../src/context.js";
 import { DEFAULT_MAX_PARKED, DecayingDeque } from "../src/queue.js";
 import { sequentialize } from "../src/sequentialize.js";
+import { flush, type Gate, gate } from "./helpers/async.js";
 
 /** A promise that settles when the test says so. */
-interface Gate {
-  promise: Promise<void>;
-  open: () => void;
-  fail: (error: unknown) => void;
-}
-
-function gate(): Gate {
-  let open!: () => void;
-  let fail!: (error: unknown) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
-
-/** Lets every pending promise callback run (setImmediate is never faked here). */
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Fake only what the queue uses for deadlines, so that `flush` keeps working. */
 function fakeTime(): void {

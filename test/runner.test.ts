@@ -2,25 +2,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createRunner } from "../src/runner.js";
 import { createConcurrentSink, type UpdateSink } from "../src/sink.js";
 import { createSource, type UpdateSource, type UpdateSupplier } from "../src/source.js";
+import { flush, type Gate, gate } from "./helpers/async.js";
 
 type Signal = Parameters<UpdateSupplier<number>["supply"]>[1];
-
-interface Gate {
-  promise: Promise<void>;
-  open: () => void;
-}
-
-function gate(): Gate {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-}
-
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Waits (on real time, checking between turns) until `predicate` holds. */
 async function until(predicate: () => boolean): Promise<void> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { sequentialize } from "../src/sequentialize.js";
+import { flush, type Gate, gate } from "./helpers/async.js";
 
 interface Ctx {
   id: string;
@@ -7,23 +8,6 @@ interface Ctx {
 }
 
 type Middleware = (ctx: Ctx, next: () => void | Promise<void>) => Promise<void>;
-
-interface Gate {
-  promise: Promise<void>;
-  open: () => void;
-}
-
-function gate(): Gate {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-}
-
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Middleware keyed by `ctx.key` (any value, to test what the constraint may return). */
 function byKey(): Middleware {

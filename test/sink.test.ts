@@ -7,26 +7,7 @@ import {
   type UpdateConsumer,
   type UpdateSink,
 } from "../src/sink.js";
-
-interface Gate {
-  promise: Promise<void>;
-  open: () => void;
-  fail: (error: unknown) => void;
-}
-
-function gate(): Gate {
-  let open!: () => void;
-  let fail!: (error: unknown) => void;
-  const promise = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  return { promise, open, fail };
-}
-
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+import { flush, type Gate, gate } from "./helpers/async.js";
 
 /** A consumer whose updates each wait for their own gate. */
 function gatedConsumer(): UpdateConsumer<number> & {

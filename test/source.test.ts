@@ -1,11 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createSource, type SourceOptions, type UpdateSupplier } from "../src/source.js";
+import { flush } from "./helpers/async.js";
 
 type Signal = Parameters<UpdateSupplier<number>["supply"]>[1];
-
-function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Resolves (or rejects) when `signal` aborts. */
 function aborted(signal: Signal): Promise<void> {

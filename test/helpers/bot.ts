@@ -2,6 +2,8 @@ import { Bot, type Context } from "grammy";
 import { afterEach, beforeEach, expect } from "vitest";
 import { createFakeBotApi, type FakeBotApi } from "../../src/testing/index.js";
 
+export { gate, until } from "./async.js";
+
 /** A fake Bot API per test, closed afterwards. */
 export function useFakeApi(): { readonly api: FakeBotApi } {
   const box = {} as { api: FakeBotApi };
@@ -35,25 +37,4 @@ export function failOnUnhandled(): void {
     process.off("uncaughtException", onError);
     expect(seen).toEqual([]);
   });
-}
-
-/** A promise with its resolve function, for handlers the test releases. */
-export function gate(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
-}
-
-/**
- * Waits until `predicate` holds, checking every few milliseconds; for state the
- * fake server does not see (handler counters). Fails with the predicate's text.
- */
-export async function until(predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`until(): not met in ${timeoutMs} ms: ${predicate}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
 }
