@@ -135,6 +135,12 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
   async function loop(mine: number): Promise<void> {
     const active = () => running && generation === mine;
     let failure: { error: unknown } | undefined;
+    const fail = (error: unknown) => {
+      failure ??= { error };
+      log(`runner failed: ${describeError(error)}`);
+      if (!life.silent)
+        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+    };
     try {
       // A run queued behind a draining one may already be stopped: then it must not fetch.
       if (active()) {
@@ -148,12 +154,8 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
         }
       }
     } catch (error) {
-      failure = { error };
-      if (generation === mine) running = false;
       source.close();
-      log(`runner failed: ${describeError(error)}`);
-      if (!life.silent)
-        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+      fail(error);
     }
     if (generation === mine) running = false;
     await sink.drain?.();
@@ -161,10 +163,7 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
       try {
         await life.afterDrain();
       } catch (error) {
-        failure = { error };
-        log(`stopping failed: ${describeError(error)}`);
-        if (!life.silent)
-          console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+        fail(error);
       }
     }
     if (life.onEnd !== undefined) {
