@@ -1,5 +1,6 @@
 import { Bot, type Context } from "grammy";
 import { afterEach, beforeEach, expect } from "vitest";
+import { RunnerError } from "../../src/index.js";
 import { createFakeBotApi, type FakeBotApi } from "../../src/testing/index.js";
 
 export { gate, until } from "./async.js";
@@ -37,4 +38,26 @@ export function failOnUnhandled(): void {
     process.off("uncaughtException", onError);
     expect(seen).toEqual([]);
   });
+}
+
+/** Fast retries, no console output. */
+export const quiet = { retryInterval: 10, maxRetryInterval: 50, silent: true } as const;
+
+/** The update ids a bot's message handler saw, in order. */
+export function recordMessages(bot: Bot<Context>): number[] {
+  const seen: number[] = [];
+  bot.on("message", (c) => void seen.push(c.update.update_id));
+  return seen;
+}
+
+/** The error `task()` rejects with; fails the test if it resolves or is no RunnerError. */
+export async function rejection(task: Promise<void> | undefined): Promise<RunnerError> {
+  const error = await task?.then(
+    () => {
+      throw new Error("task() resolved, expected a rejection");
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RunnerError);
+  return error as RunnerError;
 }

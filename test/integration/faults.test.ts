@@ -2,8 +2,17 @@ import createDebug from "debug";
 import { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { HandlerTimeoutError, RunnerError, run, updateSignal } from "../../src/index.js";
-import { botFor, failOnUnhandled, gate, until, useFakeApi } from "../helpers/bot.js";
+import { HandlerTimeoutError, run, updateSignal } from "../../src/index.js";
+import {
+  botFor,
+  failOnUnhandled,
+  gate,
+  quiet,
+  recordMessages,
+  rejection,
+  until,
+  useFakeApi,
+} from "../helpers/bot.js";
 
 const ctx = useFakeApi();
 failOnUnhandled();
@@ -11,16 +20,6 @@ failOnUnhandled();
 afterEach(() => {
   vi.restoreAllMocks();
 });
-
-/** Fast retries, no console output. */
-const quiet = { retryInterval: 10, maxRetryInterval: 50, silent: true } as const;
-
-/** The message ids a bot's handler saw, in order. */
-function recordMessages(bot: ReturnType<typeof botFor>): number[] {
-  const seen: number[] = [];
-  bot.on("message", (c) => void seen.push(c.update.update_id));
-  return seen;
-}
 
 /** Records the method of every API call grammY makes, and getUpdates offsets. */
 function recordCalls(bot: ReturnType<typeof botFor>): { methods: string[]; offsets: number[] } {
@@ -32,17 +31,6 @@ function recordCalls(bot: ReturnType<typeof botFor>): { methods: string[]; offse
     return prev(method, payload, signal);
   });
   return { methods, offsets };
-}
-
-async function rejection(task: Promise<void> | undefined): Promise<RunnerError> {
-  const error = await task?.then(
-    () => {
-      throw new Error("task() resolved, expected a rejection");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RunnerError);
-  return error as RunnerError;
 }
 
 describe("retries", () => {

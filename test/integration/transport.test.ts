@@ -5,10 +5,18 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Bot } from "grammy";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { RunnerError, run } from "../../src/index.js";
+import { run } from "../../src/index.js";
 import { describeError } from "../../src/log.js";
 import type { FakeBotApi } from "../../src/testing/index.js";
-import { botFor, failOnUnhandled, until, useFakeApi } from "../helpers/bot.js";
+import {
+  botFor,
+  failOnUnhandled,
+  quiet,
+  recordMessages,
+  rejection,
+  until,
+  useFakeApi,
+} from "../helpers/bot.js";
 
 const ctx = useFakeApi();
 failOnUnhandled();
@@ -17,15 +25,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** Fast retries, no console output. */
-const quiet = { retryInterval: 10, maxRetryInterval: 50, silent: true } as const;
 const TRANSPORTS = ["grammy", "node-http"] as const;
-
-function recordMessages(bot: Bot): number[] {
-  const seen: number[] = [];
-  bot.on("message", (c) => void seen.push(c.update.update_id));
-  return seen;
-}
 
 /** The methods API transformers see. */
 function recordTransformed(bot: Bot): string[] {
@@ -35,17 +35,6 @@ function recordTransformed(bot: Bot): string[] {
     return prev(method, payload, signal);
   });
   return methods;
-}
-
-async function rejection(task: Promise<void> | undefined): Promise<RunnerError> {
-  const error = await task?.then(
-    () => {
-      throw new Error("task() resolved, expected a rejection");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RunnerError);
-  return error as RunnerError;
 }
 
 function expectNoToken(api: FakeBotApi, texts: string[]): void {
