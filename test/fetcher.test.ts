@@ -1,6 +1,11 @@
 import type { AbortSignal as GrammySignal } from "abort-controller";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type BotAdapter, createUpdateFetcher, RunnerError } from "../src/index.js";
+import {
+  type BotAdapter,
+  createUpdateFetcher,
+  RunnerError,
+  type RunnerOptions,
+} from "../src/index.js";
 import { failOnUnhandled } from "./helpers/bot.js";
 
 failOnUnhandled();
@@ -45,6 +50,20 @@ function gaps(times: number[]): number[] {
   return times.slice(1).map((t, i) => t - times[i]);
 }
 
+/** The waits between getUpdates calls while every call fails for `forMs` of fake time. */
+async function retryWaits(options: RunnerOptions, forMs: number): Promise<number[]> {
+  const { bot, getUpdates } = adapter();
+  const times: number[] = [];
+  callTimes(getUpdates, times);
+  const fetch = createUpdateFetcher(bot, { silent: true, ...options });
+  const { controller, signal: s } = signal();
+  const pending = fetch(100, s).catch((e: unknown) => e);
+  await vi.advanceTimersByTimeAsync(forMs);
+  controller.abort();
+  await pending;
+  return gaps(times);
+}
+
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
 });
@@ -57,16 +76,7 @@ afterEach(() => {
 describe("createUpdateFetcher backoff", () => {
   it("grows exponentially from 100 ms and never waits longer than maxRetryInterval", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0.999_999);
-    const { bot, getUpdates } = adapter();
-    const times: number[] = [];
-    callTimes(getUpdates, times);
-    const fetch = createUpdateFetcher(bot, { maxRetryInterval: 1_000, silent: true });
-    const { controller, signal: s } = signal();
-    const pending = fetch(100, s).catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(20_000);
-    controller.abort();
-    await pending;
-    const waits = gaps(times);
+    const waits = await retryWaits({ maxRetryInterval: 1_000 }, 20_000);
     expect(waits.length).toBeGreaterThan(10);
     for (const w of waits) expect(w).toBeLessThanOrEqual(1_000);
     // 100, 200, 400, 800, then capped (random ~1 means almost no jitter;
@@ -81,33 +91,17 @@ describe("createUpdateFetcher backoff", () => {
 
   it("jitters each wait down to half its length", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0);
-    const { bot, getUpdates } = adapter();
-    const times: number[] = [];
-    callTimes(getUpdates, times);
-    const fetch = createUpdateFetcher(bot, { maxRetryInterval: 1_000, silent: true });
-    const { controller, signal: s } = signal();
-    const pending = fetch(100, s).catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(5_000);
-    controller.abort();
-    await pending;
-    expect(gaps(times).slice(0, 6)).toEqual([50, 100, 200, 400, 500, 500]);
+    const waits = await retryWaits({ maxRetryInterval: 1_000 }, 5_000);
+    expect(waits.slice(0, 6)).toEqual([50, 100, 200, 400, 500, 500]);
   });
 
   it("draws a new jitter for every wait, within [half, full] of the base", async () => {
     const draws = [0, 0.9, 0.5, 0.25];
     let i = 0;
     vi.spyOn(Math, "random").mockImplementation(() => draws[i++ % draws.length]);
-    const { bot, getUpdates } = adapter();
-    const times: number[] = [];
-    callTimes(getUpdates, times);
-    const fetch = createUpdateFetcher(bot, { retryInterval: 1_000, silent: true });
-    const { controller, signal: s } = signal();
-    const pending = fetch(100, s).catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(3_100);
-    controller.abort();
-    await pending;
+    const waits = await retryWaits({ retryInterval: 1_000 }, 3_100);
     // Constant 1 s base: 500, 950, 750, 625.
-    expect(gaps(times).slice(0, 4)).toEqual([500, 950, 750, 625]);
+    expect(waits.slice(0, 4)).toEqual([500, 950, 750, 625]);
   });
 
   it("makes the 2nd wait longer than the 1st on average, under any jitter", async () => {
@@ -144,20 +138,8 @@ describe("createUpdateFetcher backoff", () => {
 
   it("adds 100 ms per retry with retryInterval quadratic", async () => {
     vi.spyOn(Math, "random").mockReturnValue(0);
-    const { bot, getUpdates } = adapter();
-    const times: number[] = [];
-    callTimes(getUpdates, times);
-    const fetch = createUpdateFetcher(bot, {
-      retryInterval: "quadratic",
-      maxRetryInterval: 400,
-      silent: true,
-    });
-    const { controller, signal: s } = signal();
-    const pending = fetch(100, s).catch((e: unknown) => e);
-    await vi.advanceTimersByTimeAsync(2_000);
-    controller.abort();
-    await pending;
-    expect(gaps(times).slice(0, 6)).toEqual([50, 100, 150, 200, 200, 200]);
+    const waits = await retryWaits({ retryInterval: "quadratic", maxRetryInterval: 400 }, 2_000);
+    expect(waits.slice(0, 6)).toEqual([50, 100, 150, 200, 200, 200]);
   });
 
   it("counts retries and starts over from the first interval on the next fetch", async () => {
