@@ -5,6 +5,7 @@ import * as zlib from "node:zlib";
 import type { Update } from "grammy/types";
 import { describeError, logger } from "./log.js";
 import { checkNumber, optionalObject, rejectUnknownKeys, show } from "./options.js";
+import { Unsettled } from "./unsettled.js";
 
 const log = logger("journal");
 
@@ -229,183 +230,6 @@ export function fileJournal<Y extends { update_id: number } = Update>(
   return new FileJournal<Y>(resolve(dir), compactBytes, settleDelay);
 }
 
-/** The updates of one append, as far as they are not settled yet. */
-interface Batch {
-  /** The update ids, in append order. */
-  ids: number[];
-  /** The JSON of each update as written (compaction reuses it); `""` once settled. */
-  json: string[];
-  /** How many of them are not settled yet. */
-  live: number;
-}
-
-/**
- * The unsettled updates, in append order, kept per batch rather than per
- * update: append and settle allocate nothing per update that outlives the
- * batch, and nothing here holds the update objects (a Map with an entry per
- * update kept every in-flight update reachable from old space, so that every
- * garbage collection traced them). Ids ascend from batch to batch (Telegram's
- * do), so finding one is a binary search over the few oldest batches; other
- * ids (duplicates, a sequence that starts over) are handled by a linear
- * search with the semantics of a Map: an id already unsettled keeps its place
- * and takes the newest JSON.
- */
-class Unsettled {
-  /** Batches with an unsettled update, oldest first. */
-  private batches: Batch[] = [];
-  /** Whether ids strictly ascend through `batches`, settled ones included. */
-  private ascending = true;
-  /** The batch index of the last id {@link find} found. */
-  private found = 0;
-  /** Unsettled updates. */
-  count = 0;
-  /** Length of their JSON, to tell how much of the log is still live. */
-  bytes = 0;
-
-  /** Replaces everything by one batch (after reading the log, or when compacting). */
-  reset(ids: number[], json: string[]): void {
-    this.batches = [];
-    this.ascending = true;
-    this.count = 0;
-    this.bytes = 0;
-    if (ids.length === 0) return;
-    for (let i = 1; i < ids.length && this.ascending; i++) this.ascending = ids[i] > ids[i - 1];
-    for (const text of json) this.bytes += text.length;
-    this.batches.push({ ids, json, live: ids.length });
-    this.count = ids.length;
-  }
-
-  /** Adds an appended batch; `bytes` is the total length of `json`. */
-  add(ids: number[], json: string[], bytes: number): void {
-    if (ids.length === 0) return;
-    if (this.ascending) {
-      const last = this.batches[this.batches.length - 1];
-      let previous = last === undefined ? Number.NEGATIVE_INFINITY : last.ids[last.ids.length - 1];
-      let ascending = true;
-      for (const id of ids) {
-        if (!(id > previous)) {
-          ascending = false;
-          break;
-        }
-        previous = id;
-      }
-      if (ascending) {
-        // None of these ids can be unsettled already.
-        this.batches.push({ ids, json, live: ids.length });
-        this.count += ids.length;
-        this.bytes += bytes;
-        return;
-      }
-      this.ascending = false;
-    }
-    const newIds: number[] = [];
-    const newJson: string[] = [];
-    const positions = new Map<number, number>();
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      const text = json[i];
-      const earlier = positions.get(id);
-      if (earlier !== undefined) {
-        this.bytes += text.length - newJson[earlier].length;
-        newJson[earlier] = text;
-        continue;
-      }
-      const position = this.find(id);
-      if (position !== -1) {
-        const batch = this.batches[this.found];
-        this.bytes += text.length - batch.json[position].length;
-        batch.json[position] = text;
-        continue;
-      }
-      positions.set(id, newIds.length);
-      newIds.push(id);
-      newJson.push(text);
-      this.bytes += text.length;
-    }
-    if (newIds.length === 0) return;
-    this.batches.push({ ids: newIds, json: newJson, live: newIds.length });
-    this.count += newIds.length;
-  }
-
-  /** Settles an unsettled id; `false` if it is not one. */
-  delete(id: number): boolean {
-    const position = this.find(id);
-    if (position === -1) return false;
-    const index = this.found;
-    const batch = this.batches[index];
-    this.bytes -= batch.json[position].length;
-    batch.json[position] = "";
-    this.count--;
-    if (--batch.live === 0) {
-      if (index === 0) this.batches.shift();
-      else this.batches.splice(index, 1);
-      if (this.batches.length === 0) this.ascending = true;
-    }
-    return true;
-  }
-
-  /** The position of an unsettled id in the batch `found`, or -1. */
-  private find(id: number): number {
-    const batches = this.batches;
-    if (!this.ascending) {
-      for (let index = 0; index < batches.length; index++) {
-        const { ids, json } = batches[index];
-        for (let position = 0; position < ids.length; position++) {
-          if (ids[position] !== id || json[position] === "") continue;
-          this.found = index;
-          return position;
-        }
-      }
-      return -1;
-    }
-    // The first batch whose last id is not below `id`: nearly always the first.
-    let low = 0;
-    let high = batches.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const ids = batches[middle].ids;
-      if (ids[ids.length - 1] < id) low = middle + 1;
-      else high = middle;
-    }
-    if (low === batches.length) return -1;
-    const { ids, json } = batches[low];
-    let first = 0;
-    let last = ids.length - 1;
-    while (first <= last) {
-      const middle = (first + last) >>> 1;
-      const value = ids[middle];
-      if (value < id) first = middle + 1;
-      else if (value > id) last = middle - 1;
-      else {
-        this.found = low;
-        return json[middle] === "" ? -1 : middle;
-      }
-    }
-    return -1;
-  }
-
-  /** Ids and JSON of the unsettled updates, in order. */
-  collect(): { ids: number[]; json: string[] } {
-    const ids: number[] = [];
-    const json: string[] = [];
-    for (const batch of this.batches) {
-      if (batch.live === batch.ids.length) {
-        for (let i = 0; i < batch.ids.length; i++) {
-          ids.push(batch.ids[i]);
-          json.push(batch.json[i]);
-        }
-        continue;
-      }
-      for (let i = 0; i < batch.ids.length; i++) {
-        if (batch.json[i] === "") continue;
-        ids.push(batch.ids[i]);
-        json.push(batch.json[i]);
-      }
-    }
-    return { ids, json };
-  }
-}
-
 interface Waiter {
   resolve: () => void;
   reject: (error: Error) => void;
@@ -472,10 +296,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         if (discarded > 0)
           log(`${this.path}: discarded a torn last record (${discarded} bytes) left by a crash`);
         pending = [...updates.values()];
-        this.unsettled.reset(
-          [...updates.keys()],
-          pending.map((update) => JSON.stringify(update)),
-        );
+        this.unsettled.reset([...updates.keys()], JSON.stringify(pending));
         this.offset = offset;
         this.failure = undefined;
         // Rewriting at once drops what is settled and any torn tail, so that
@@ -498,20 +319,18 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (this.state !== "open")
       return Promise.reject(new Error(`The journal ${this.path} is not open.`));
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const count = updates.length;
-    const ids: number[] = new Array(count);
-    const json: string[] = new Array(count);
-    let bytes = 0;
-    for (let i = 0; i < count; i++) {
-      const update = updates[i];
-      const text = JSON.stringify(update);
-      ids[i] = update.update_id;
-      json[i] = text;
-      bytes += text.length;
+    const ids = updates.map((update) => update.update_id);
+    let text: string;
+    if (this.unsettled.follows(ids)) {
+      text = JSON.stringify(updates);
+      this.unsettled.addText(ids, text);
+    } else {
+      const json = updates.map((update) => JSON.stringify(update));
+      this.unsettled.add(ids, json);
+      text = `[${json.join(",")}]`;
     }
-    this.unsettled.add(ids, json, bytes);
     this.offset = offset;
-    this.lines.push(`{"o":${JSON.stringify(offset)},"u":[${json.join(",")}]}`);
+    this.lines.push(`{"o":${JSON.stringify(offset)},"u":${text}}`);
     return this.durable();
   }
 
@@ -676,9 +495,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     ];
     // The JSON written when they were appended; one batch from now on, so
     // that partly settled batches no longer keep their settled JSON.
-    const { ids, json } = this.unsettled.collect();
-    this.unsettled.reset(ids, json);
-    if (ids.length > 0) lines.push(record(`{"r":${round},"o":${offset},"u":[${json.join(",")}]}`));
+    const { ids, text } = this.unsettled.collect();
+    this.unsettled.reset(ids, text);
+    if (ids.length > 0) lines.push(record(`{"r":${round},"o":${offset},"u":${text}}`));
     const data = Buffer.concat(lines);
     const temporary = `${this.path}.tmp`;
     const before = this.size;
