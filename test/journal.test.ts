@@ -38,6 +38,12 @@ function journalIn(path = dir, options?: Parameters<typeof fileJournal>[1]): Upd
 const updates = (from: number, count: number): U[] =>
   Array.from({ length: count }, (_, i) => ({ update_id: from + i, text: `msg ${from + i}` }));
 
+/** As if the process died: the OS closes its files; nothing is flushed, compacted or unlocked. */
+async function crash(): Promise<void> {
+  for (const journal of opened.splice(0))
+    await (journal as unknown as { fd?: { close(): Promise<void> } }).fd?.close();
+}
+
 /** The log's records: the file without its preallocated zeros. */
 function logText(path = join(dir, "journal.log")): string {
   return readFileSync(path, "utf8").replace(/\0+$/, "");
@@ -65,7 +71,7 @@ describe("fileJournal", () => {
     for (const id of [10, 12, 14]) first.settle(id);
     await first.flush();
     // Abandoned without close(): as after a crash (the lock is taken over since it is ours).
-    opened.splice(0);
+    await crash();
     const second = journalIn();
     const recovery = await expectOpenAfterCrash(second);
     expect(recovery.offset).toBe(16);
@@ -100,7 +106,7 @@ describe("fileJournal", () => {
     await journal.append(updates(1, 2), 3);
     journal.settle(1);
     await new Promise((r) => setTimeout(r, 50));
-    opened.splice(0);
+    await crash();
     const recovery = await expectOpenAfterCrash(journalIn());
     expect(recovery.pending.map((u) => u.update_id)).toEqual([2]);
   });
@@ -110,7 +116,7 @@ describe("fileJournal", () => {
     await journal.open();
     await journal.append(updates(1, 2), 3);
     await journal.append(updates(3, 2), 5);
-    opened.splice(0);
+    await crash();
     // A crash in the middle of writing the second batch: half of it made it to disk.
     const text = logText();
     const lastLine = text.trimEnd().split("\n").pop() as string;
@@ -128,7 +134,7 @@ describe("fileJournal", () => {
     const journal = journalIn();
     await journal.open();
     await journal.append(updates(1, 1), 2);
-    opened.splice(0);
+    await crash();
     overwriteLog(`${logText()}0badc0de {"r":3,"o":9,"u":[]}\n`);
     const recovery = await expectOpenAfterCrash(journalIn());
     expect(recovery).toEqual({ pending: [{ update_id: 1, text: "msg 1" }], offset: 2 });
@@ -142,7 +148,7 @@ describe("fileJournal", () => {
     const appended = journal.append(updates(3, 2), 5);
     journal.settle(1);
     await appended;
-    opened.splice(0);
+    await crash();
     // The page holding the middle of the batch record never reached the disk.
     const lines = logText().split("\n");
     expect(lines).toHaveLength(5);
@@ -162,7 +168,7 @@ describe("fileJournal", () => {
     const journal = journalIn();
     await journal.open();
     for (let id = 1; id <= 3; id++) await journal.append(updates(id, 1), id + 1);
-    opened.splice(0);
+    await crash();
     // Lines: the header, then one round per batch; damage the first batch.
     const path = join(dir, "journal.log");
     const lines = logText().split("\n");
@@ -281,7 +287,7 @@ describe("fileJournal", () => {
     journal.settle(2);
     await journal.flush();
     const expected = [u(3, "b"), u(4, "a"), u(1, "b"), u(7, "b"), u(0, "c")];
-    opened.splice(0);
+    await crash();
     const recovery = await expectOpenAfterCrash(journalIn(dir, { compactBytes: 0 }));
     expect(recovery).toEqual({ pending: expected, offset: 3 });
     // The rewrite at open keeps exactly that, and settles keep working on it.
@@ -320,7 +326,7 @@ describe("fileJournal", () => {
       if (random(10) === 0) await journal.flush();
     }
     await journal.flush();
-    opened.splice(0);
+    await crash();
     const recovery = await expectOpenAfterCrash(journalIn());
     expect(recovery.pending).toEqual([...model.values()]);
     expect(recovery.offset).toBe(next);
