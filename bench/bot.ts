@@ -83,6 +83,17 @@ function peakRssMb(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
+/** Heap and RSS in bytes after full garbage collections; needs `node --expose-gc`. */
+function memoryAfterGc(): { heap: number; rss: number } {
+  const gc = globalThis.gc;
+  if (gc === undefined) throw new Error("this job needs the bot process to run with --expose-gc");
+  // The second pass takes what the first one's weak references and finalizers let go.
+  gc();
+  gc();
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heap: heapUsed, rss };
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -478,6 +489,66 @@ async function stopJob(
   };
 }
 
+/**
+ * What each in-flight update costs: every handler awaits one promise that is
+ * released only after the reading, so all the updates are held at once, either
+ * running (a chat each) or, in one chat behind sequentialize, waiting for
+ * their turn. The baseline is read before the runner starts.
+ */
+async function memory(
+  impl: Impl,
+  job: Extract<Job, { kind: "memory" }>,
+  srv: Server | undefined,
+): Promise<Metrics> {
+  const bot = newBot(srv);
+  const total = job.updates;
+  const chats = job.oneChat ? 1 : total;
+  await server({ cmd: "pushMessages", count: total, chats, firstChatId: 1 });
+  await bot.init();
+  bot.catch(() => {});
+  let arrived = 0;
+  let started = 0;
+  let finished = 0;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  // In front of sequentialize, so that updates waiting for their turn are counted too.
+  bot.use((_ctx, next) => {
+    arrived++;
+    return next();
+  });
+  if (job.oneChat) bot.use(sequentializeOf(impl));
+  bot.use(async () => {
+    started++;
+    await released;
+    finished++;
+  });
+
+  const before = memoryAfterGc();
+  const driver = start(impl, bot, total);
+  try {
+    if (!(await waitUntil(() => arrived === total, 30_000)))
+      throw new Error(`only ${arrived} of ${total} updates arrived`);
+    // Let the last batch's parking and the next getUpdates happen before the reading.
+    await delay(job.settleMs);
+    const after = memoryAfterGc();
+    const inFlight = arrived - finished;
+    return {
+      heap: (after.heap - before.heap) / inFlight,
+      rss: (after.rss - before.rss) / inFlight,
+      peakRss: peakRssMb(),
+      inFlight,
+      running: started - finished,
+    };
+  } finally {
+    release();
+    await waitUntil(() => finished === arrived, 30_000);
+    await driver.stop();
+    await driver.ended();
+  }
+}
+
 /** Set by jobs whose threads cannot be ended (their `distribute()` has no close). */
 let exitAfterReport = false;
 
@@ -640,6 +711,8 @@ async function execute(task: BotTask): Promise<Metrics> {
       return fairness(impl, job, srv);
     case "stop":
       return stopJob(impl, job, srv);
+    case "memory":
+      return memory(impl, job, srv);
     case "workers":
       return workers(impl, job, srv);
   }

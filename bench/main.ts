@@ -128,6 +128,8 @@ interface Scenario {
   /** Instead of ours / runner and ours / bot.start(). */
   ratios?: RatioDef[];
   needsServer: boolean;
+  /** Node.js flags its bot processes need, on top of BENCH_BOT_NODE_ARGS. */
+  botNodeArgs?: string[];
   timeoutMs: number;
   job: (column: Column) => Job;
   metrics: MetricDef[];
@@ -322,6 +324,54 @@ function workersScenario(uncapped: boolean): Scenario {
   };
 }
 
+/** No more than grammy-runner's default sink.maxParked, which bounds memory-waiting's parked updates. */
+const MEMORY_UPDATES = quick ? 1_000 : 5_000;
+/** Time for the last batch to be parked and the next getUpdates to go out before the reading. */
+const MEMORY_SETTLE_MS = 200;
+
+const MEMORY_METRICS: MetricDef[] = [
+  { key: "heap", label: "heap per in-flight update, bytes", format: int, ratio: true },
+  { key: "rss", label: "RSS per in-flight update, bytes", format: int, ratio: true },
+  { key: "peakRss", label: "bot peak RSS MB", format: fixed(0), ratio: true },
+  { key: "inFlight", label: "updates in flight when measured", format: int, ratio: false },
+  { key: "running", label: "handlers running when measured", format: int, ratio: false },
+];
+
+/** `oneChat`: the updates wait for their turn behind sequentialize instead of running. */
+function memoryScenario(oneChat: boolean): Scenario {
+  const name = oneChat ? "memory-waiting" : "memory-running";
+  const n = MEMORY_UPDATES.toLocaleString("en-US");
+  const held = oneChat
+    ? `${n} updates in one chat behind sequentialize(chat id): one handler runs (awaiting a release), the rest wait for their turn`
+    : `${n} updates, a chat each: all ${n} handlers run at once, awaiting a release`;
+  const note = oneChat
+    ? "Measured as in memory-running; the counter is in front of sequentialize, so updates waiting for their turn are counted. " +
+      "grammy-runner parks the waiting updates (they give their slot back; sink.maxParked, default 5,000, bounds how many); @grammyjs/runner's updates wait inside sequentialize holding their slot."
+    : "Heap is `process.memoryUsage().heapUsed` and RSS `.rss` of the bot process (run with --expose-gc), each read after two forced full GCs: " +
+      "once after bot.init(), before the runner starts (no getUpdates yet), and once every update has reached the first middleware " +
+      `(a counter in front of everything else) and ${MEMORY_SETTLE_MS} ms more have passed, while the handlers still await a promise released only after the reading. ` +
+      "Per update = (after − before) / updates in flight: the update, grammY's context and middleware frames and the runner's bookkeeping, plus one-off costs (compiled code, the runner's own state) spread over the updates. " +
+      "RSS per update moves by several KB between runs (freed heap pages are not always returned to the OS): heap is the steadier figure. " +
+      "Peak RSS is the process's maxRSS at the reading. bot.start() is n/a: it handles one update at a time.";
+  return {
+    name,
+    title: `${name}: ${held}; sink concurrency ${n}`,
+    impls: ["ours", "runner"],
+    na: ["start"],
+    needsServer: true,
+    botNodeArgs: ["--expose-gc"],
+    timeoutMs: 60_000,
+    job: () => ({
+      kind: "memory",
+      updates: MEMORY_UPDATES,
+      oneChat,
+      settleMs: MEMORY_SETTLE_MS,
+    }),
+    metrics: MEMORY_METRICS,
+    note,
+  };
+}
+
 const SCENARIOS: Scenario[] = [
   throughputScenario("throughput-noop", 0, false),
   throughputScenario("throughput-5ms", 5, false),
@@ -394,6 +444,8 @@ const SCENARIOS: Scenario[] = [
   journalScenario(5),
   workersScenario(false),
   workersScenario(true),
+  memoryScenario(false),
+  memoryScenario(true),
 ];
 
 /** The scenario's columns in table order, those excluded by --impl left out. */
@@ -459,11 +511,11 @@ class RunTimeout extends Error {}
 /** Extra Node.js flags for the bot processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const BOT_EXEC_ARGV = (process.env.BENCH_BOT_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 
-function childOf(file: string, env?: NodeJS.ProcessEnv): ChildProcess {
+function childOf(file: string, env?: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
   return fork(join(OUT_DIR, file), [], {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     serialization: "advanced",
-    execArgv: file === "bot.mjs" ? BOT_EXEC_ARGV : [],
+    execArgv: file === "bot.mjs" ? [...BOT_EXEC_ARGV, ...nodeArgs] : [],
     env: env ?? process.env,
   });
 }
@@ -514,7 +566,8 @@ async function runOnce(scenario: Scenario, column: Column): Promise<Outcome> {
       address = { url: ready.url, token: ready.token };
     }
     const task: BotTask = { impl: column.impl, job: scenario.job(column), server: address };
-    const bot = track(childOf("bot.mjs", { ...process.env, [JOB_ENV]: JSON.stringify(task) }));
+    const env = { ...process.env, [JOB_ENV]: JSON.stringify(task) };
+    const bot = track(childOf("bot.mjs", env, scenario.botNodeArgs));
     server?.on("message", (m: RpcReply) => {
       if (m.type === "rpc-reply" && bot.connected) bot.send(m);
     });

@@ -50,6 +50,15 @@ export type Job =
     }
   | { kind: "stop"; handlers: number; handlerMs: number; stopAfterMs: number }
   | {
+      kind: "memory";
+      /** Updates held in flight at once; also the sink's concurrency. */
+      updates: number;
+      /** All in one chat behind sequentialize (one runs, the rest wait); else a chat each. */
+      oneChat: boolean;
+      /** Wait between the last update reaching the bot and the reading. */
+      settleMs: number;
+    }
+  | {
       kind: "workers";
       updates: number;
       chats: number;
