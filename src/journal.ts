@@ -103,9 +103,12 @@ export interface FileJournalOptions {
 const FILE_JOURNAL_KEYS = ["compactBytes", "settleDelayMilliseconds"] as const;
 const LOG_NAME = "journal.log";
 const LOCK_NAME = "journal.lock";
+const SPARE_NAME = "journal.spare";
 const FORMAT = "grammy-runner";
 const VERSION = 2;
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
+/** Zeros written (and, for a spare, fsynced) at a time. */
+const ZERO_STEP = 1024 * 1024;
 /** Preallocated room beyond the compaction point, for the round that crosses it. */
 const ALLOCATION_SLACK = 64 * 1024;
 /**
@@ -244,6 +247,9 @@ registry[HELD_KEY] = held;
 class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private readonly path: string;
   private readonly lockPath: string;
+  private readonly sparePath: string;
+  /** The zero-filled file the next compaction writes into: its size once ready, 0 if that failed. */
+  private spare: Promise<number> | undefined;
   /** The lock's real path: two spellings of one directory (symlinks) must not both own it. */
   private lockKey = "";
   private state: "closed" | "opening" | "open" | "closing" = "closed";
@@ -275,6 +281,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   ) {
     this.path = join(dir, LOG_NAME);
     this.lockPath = join(dir, LOCK_NAME);
+    this.sparePath = join(dir, SPARE_NAME);
   }
 
   async open(): Promise<JournalRecovery<Y>> {
@@ -303,6 +310,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         // new records never follow garbage.
         await this.compact();
       } catch (error) {
+        await this.dropSpare();
         await this.unlock();
         throw error;
       }
@@ -374,6 +382,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       this.fd = undefined;
       this.lines = [];
       this.settled = [];
+      await this.dropSpare();
       await this.unlock();
       this.state = "closed";
       log(`closed ${this.path}`);
@@ -485,7 +494,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
    * With `preallocate`, the new file goes on with zeros up to the next
    * compaction point: an fsync after overwriting them has no file size to
    * record, which halves its time on ext4. The reader takes the first zero
-   * byte after a record as the end of the log.
+   * byte after a record as the end of the log. The zeros are written ahead,
+   * into a spare file, while the runner goes on: written here, they held up
+   * fetching for about 12 ms per 8 MiB compaction.
    */
   private async compact(preallocate = true): Promise<void> {
     const offset = JSON.stringify(this.offset ?? null);
@@ -499,34 +510,78 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.unsettled.reset(ids, text);
     if (ids.length > 0) lines.push(record(`{"r":${round},"o":${offset},"u":${text}}`));
     const data = Buffer.concat(lines);
-    const temporary = `${this.path}.tmp`;
     const before = this.size;
+    // Up to where the next compaction starts: compactBytes, or twice the
+    // unsettled bytes while those are more than half of it.
+    const allocation = preallocate
+      ? Math.max(this.compactBytes, 2 * data.length) + ALLOCATION_SLACK
+      : data.length;
+    let spareSize = 0;
+    if (preallocate && this.spare !== undefined) {
+      spareSize = await this.spare;
+      this.spare = undefined;
+    }
+    const target = spareSize > 0 ? this.sparePath : `${this.path}.tmp`;
     try {
-      const out = await open(temporary, "w", 0o600);
+      const out = await open(target, spareSize > 0 ? "r+" : "w", 0o600);
       try {
         await writeAll(out, data);
-        // Up to where the next compaction starts: compactBytes, or twice the
-        // unsettled bytes while those are more than half of it.
-        if (preallocate)
-          await writeZeros(
-            out,
-            data.length,
-            Math.max(this.compactBytes, 2 * data.length) + ALLOCATION_SLACK,
-          );
+        const zeroFrom = Math.max(spareSize, data.length);
+        if (allocation > zeroFrom) await writeZeros(out, zeroFrom, allocation);
         await out.sync();
       } finally {
         await out.close();
       }
-      await rename(temporary, this.path);
+      await rename(target, this.path);
       await syncDirectory(this.dir);
-      await this.fd?.close().catch(noop);
+      const old = this.fd;
       this.fd = undefined;
       this.fd = await open(this.path, "r+", 0o600);
+      // Not awaited: closing the replaced log frees its blocks, about 2 ms for 8 MiB.
+      old?.close().catch(noop);
     } catch (error) {
       throw fsError(`Compacting the journal ${this.path} failed`, error);
     }
     this.size = data.length;
     if (before > 0) log(`compacted ${this.path}: ${before} -> ${data.length} bytes`);
+    if (preallocate) this.prepareSpare();
+  }
+
+  /** Starts zero-filling and fsyncing the next compaction's file in the background. */
+  private prepareSpare(): void {
+    const size = this.compactBytes + ALLOCATION_SLACK;
+    this.spare = (async () => {
+      try {
+        // "w": a spare left by a crash may hold records; it is never read.
+        const file = await open(this.sparePath, "w", 0o600);
+        try {
+          // A step at a time, each fsynced: one 8 MiB flush held up the
+          // journal's own fsyncs for milliseconds.
+          for (let at = 0; at < size; at += ZERO_STEP) {
+            await writeZeros(file, at, Math.min(size, at + ZERO_STEP));
+            await file.datasync();
+          }
+        } finally {
+          await file.close();
+        }
+        return size;
+      } catch (error) {
+        log(`could not prepare ${this.sparePath}, compacting without it: ${describeError(error)}`);
+        return 0;
+      }
+    })();
+  }
+
+  /** Waits for the spare being prepared, if any, and removes it: a stopped bot keeps no 8 MiB file. */
+  private async dropSpare(): Promise<void> {
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare === undefined) return;
+    await spare;
+    await unlink(this.sparePath).catch((error: unknown) => {
+      if (errorCode(error) !== "ENOENT")
+        log(`could not remove ${this.sparePath}: ${describeError(error)}`);
+    });
   }
 
   private async read(): Promise<string> {
@@ -779,7 +834,7 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
 
 /** Writes zeros from `start` up to `end`. */
 async function writeZeros(file: FileHandle, start: number, end: number): Promise<void> {
-  const zeros = Buffer.alloc(Math.min(end - start, 1024 * 1024));
+  const zeros = Buffer.alloc(Math.min(end - start, ZERO_STEP));
   for (let at = start; at < end; ) {
     const { bytesWritten } = await file.write(zeros, 0, Math.min(zeros.length, end - at), at);
     at += bytesWritten;

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
 import {
+  existsSync,
   mkdtempSync,
   readFileSync,
   realpathSync,
@@ -12,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileJournal, isReplayed, run, type UpdateJournal } from "../src/index.js";
+import { until } from "./helpers/async.js";
 
 interface U {
   update_id: number;
@@ -269,6 +271,53 @@ describe("fileJournal", () => {
       Array.from({ length: 100 }, (_, i) => i * 10 + 1),
     );
     expect(recovery.offset).toBe(1001);
+  });
+
+  it("compacts into a spare file zero-filled in the background, removed on close", async () => {
+    const journal = journalIn(dir, { compactBytes: 4_096 });
+    await journal.open();
+    const path = join(dir, "journal.log");
+    const spare = join(dir, "journal.spare");
+    // Prepared after the compaction at open, while the journal goes on.
+    await until(() => existsSync(spare));
+    const spareInode = statSync(spare).ino;
+    const logInode = statSync(path).ino;
+    let first = 1;
+    while (statSync(path).ino === logInode && first < 1_000) {
+      await journal.append(updates(first, 10), first + 10);
+      for (let id = first; id < first + 10; id++) journal.settle(id);
+      await journal.flush();
+      first += 10;
+    }
+    // The compacted log is the spare, renamed; a new spare follows for the next one.
+    expect(statSync(path).ino).toBe(spareInode);
+    await until(() => existsSync(spare));
+    await journal.close();
+    expect(existsSync(spare)).toBe(false);
+    expect(await journalIn().open()).toEqual({ pending: [], offset: first });
+  });
+
+  it("never reads a spare file left by a crash", async () => {
+    const journal = journalIn(dir, { compactBytes: 4_096 });
+    await journal.open();
+    await journal.append(updates(1, 3), 4);
+    await crash();
+    // A crash after a compaction had written into the spare, before its rename.
+    const stale = readFileSync(join(dir, "journal.log"));
+    writeFileSync(join(dir, "journal.spare"), stale);
+    writeFileSync(join(dir, "journal.log"), "");
+    const reopened = journalIn(dir, { compactBytes: 4_096 });
+    expect(await expectOpenAfterCrash(reopened)).toEqual({ pending: [], offset: undefined });
+    for (let id = 10; id < 400; id += 10) {
+      await reopened.append(updates(id, 10), id + 10);
+      for (let settled = id; settled < id + 10; settled++) reopened.settle(settled);
+    }
+    await reopened.append(updates(400, 1), 401);
+    await crash();
+    expect(await expectOpenAfterCrash(journalIn())).toEqual({
+      pending: updates(400, 1),
+      offset: 401,
+    });
   });
 
   it("keeps append order through out-of-order settles, duplicates and ids that start over", async () => {
