@@ -310,7 +310,6 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         // new records never follow garbage.
         await this.compact();
       } catch (error) {
-        await this.dropSpare();
         await this.unlock();
         throw error;
       }
@@ -555,12 +554,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         // "w": a spare left by a crash may hold records; it is never read.
         const file = await open(this.sparePath, "w", 0o600);
         try {
-          // A step at a time, each fsynced: one 8 MiB flush held up the
-          // journal's own fsyncs for milliseconds.
-          for (let at = 0; at < size; at += ZERO_STEP) {
-            await writeZeros(file, at, Math.min(size, at + ZERO_STEP));
-            await file.datasync();
-          }
+          // Each step fsynced: one 8 MiB flush held up the journal's own
+          // fsyncs for milliseconds.
+          await writeZeros(file, 0, size, true);
         } finally {
           await file.close();
         }
@@ -832,12 +828,18 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
-/** Writes zeros from `start` up to `end`. */
-async function writeZeros(file: FileHandle, start: number, end: number): Promise<void> {
+/** Writes zeros from `start` up to `end`, {@link ZERO_STEP} at a time, with `syncEach` fsyncing each. */
+async function writeZeros(
+  file: FileHandle,
+  start: number,
+  end: number,
+  syncEach = false,
+): Promise<void> {
   const zeros = Buffer.alloc(Math.min(end - start, ZERO_STEP));
   for (let at = start; at < end; ) {
     const { bytesWritten } = await file.write(zeros, 0, Math.min(zeros.length, end - at), at);
     at += bytesWritten;
+    if (syncEach) await file.datasync();
   }
 }
 

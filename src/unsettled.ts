@@ -75,7 +75,7 @@ export class Unsettled {
     if (ids.length > 0) this.push(ids, text, undefined, text.length);
   }
 
-  /** Adds any batch, one JSON text per update, each like a `Map.set`. */
+  /** Adds a batch whose ids do not {@link follows}, one JSON text per update, each like a `Map.set`. */
   add(ids: number[], json: string[]): void {
     if (ids.length === 0) return;
     this.ascending = false;
