@@ -88,8 +88,9 @@ export interface FileJournalOptions {
   /**
    * Rewrite the log without its settled entries once it is larger than this
    * many bytes and less than half of it is unsettled updates. The rewritten
-   * log is preallocated (zero-filled) up to this size, so the file takes this
-   * much disk space while the runner runs. Default: 8 MiB.
+   * log is preallocated (zero-filled) up to this size, and a spare file of
+   * that size is kept ready for the next compaction, so the journal takes
+   * twice this much disk space while the runner runs. Default: 8 MiB.
    */
   compactBytes?: number;
   /**
@@ -193,7 +194,8 @@ export function checkJournal<Y extends { update_id: number }>(value: unknown): U
  *
  * The directory (created if missing) holds `journal.log`, an append-only log
  * that is compacted as entries settle (preallocated to `compactBytes`, 8 MiB
- * by default, while the runner runs), and `journal.lock`, which holds the
+ * by default, while the runner runs, with `journal.spare` of that size ready
+ * for the next compaction), and `journal.lock`, which holds the
  * owner's pid: a second process opening the same directory fails at once; a
  * lock left by a dead process is taken over. Each record is checksummed, so a
  * record torn by a crash mid-write is discarded. The log contains the updates
