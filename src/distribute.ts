@@ -4,6 +4,7 @@ import { resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Update, UserFromGetMe } from "grammy/types";
+import { isReplayed } from "./journal.js";
 import { describeError, logger, redact } from "./log.js";
 import { checkFunction, checkNumber, optionalObject, rejectUnknownKeys, show } from "./options.js";
 import {
@@ -382,7 +383,10 @@ class Pool {
   #post(slot: Slot, worker: Worker, job: Job): void {
     const id = job.update.update_id;
     try {
-      worker.postMessage({ update: job.update } satisfies UpdateMessage);
+      const message: UpdateMessage = isReplayed(job.update)
+        ? { update: job.update, replayed: true }
+        : { update: job.update };
+      worker.postMessage(message);
     } catch (error) {
       job.reject(
         new Error(`Cannot send update ${id} to worker ${slot.index}: ${describeError(error)}`),

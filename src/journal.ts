@@ -122,9 +122,14 @@ const DEFAULT_SETTLE_DELAY_MS = 10;
 /**
  * Update objects handed to the bot from a journal rather than from Telegram.
  * A WeakSet of the very objects passed to `bot.handleUpdate`, since grammY's
- * `ctx.update` is that object: nothing to copy, nothing to clean up.
+ * `ctx.update` is that object: nothing to copy, nothing to clean up. Shared
+ * through the global object, like the lock registry below, so that a handler
+ * importing `isReplayed` from the other build (ESM or CJS) still sees it.
  */
-const replayedUpdates = new WeakSet<object>();
+const REPLAYED_KEY = Symbol.for("grammy-runner.replayed-updates");
+const shared = globalThis as Record<symbol, WeakSet<object> | undefined>;
+const replayedUpdates: WeakSet<object> = shared[REPLAYED_KEY] ?? new WeakSet();
+shared[REPLAYED_KEY] = replayedUpdates;
 
 /** Marks updates read back from a journal; see {@link isReplayed}. */
 export function markReplayed(update: object): void {
@@ -140,6 +145,9 @@ export function markReplayed(update: object): void {
  * `update_id` in the same database transaction as the effect (a unique key),
  * and skip the effect if it is already there. Checking only replayed updates
  * keeps the fast path free of that lookup.
+ *
+ * It works in `distribute()` worker threads too: the worker's copy of the
+ * update carries the mark.
  *
  * @param update `ctx.update`, or the object passed to `bot.handleUpdate`
  * @returns `true` for an update replayed from the journal

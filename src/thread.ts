@@ -23,6 +23,8 @@ export interface WorkerSeed {
 /** Parent → worker: one update to handle. */
 export interface UpdateMessage {
   update: Update;
+  /** Read back from the central bot's journal (see `isReplayed()`): the copy loses that mark. */
+  replayed?: true;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type PollingOptions,
 } from "grammy";
 import type { Update } from "grammy/types";
+import { markReplayed } from "./journal.js";
 import { describeError, logger, redact } from "./log.js";
 import {
   isUpdateMessage,
@@ -75,6 +76,7 @@ export class BotWorker<C extends Context = Context, A extends Api = Api> extends
     if (!this.isInited() && workerData.me !== undefined) this.botInfo = workerData.me;
     port.on("message", (message: unknown) => {
       if (!isUpdateMessage(message)) return;
+      if (message.replayed === true) markReplayed(message.update);
       void this.#handle(message.update).then((result) => port.postMessage(result));
     });
     // Deferred by one macrotask so that a worker file which throws right after

@@ -10,6 +10,7 @@ import {
   type DistributeOptions,
   distribute,
 } from "../src/distribute.js";
+import { markReplayed } from "../src/journal.js";
 
 /** Fixtures are bundled by test/global-setup.ts, because worker threads cannot load TypeScript. */
 function fixture(name: string): string {
@@ -235,6 +236,14 @@ describe("distribute() routing", () => {
     const middleware = pool(ECHO, { count: 2 });
     await Promise.all([1, 2, 3, 4].map((i) => middleware(ctx(i, undefined, "sleep:1"))));
     expect(middleware.stats().workers.every((w) => w.alive && w.inFlight === 0)).toBe(true);
+  });
+
+  it("tells a worker's handler which updates were replayed from the journal", async () => {
+    const middleware = pool(ECHO, { count: 1 });
+    const replayed = ctx(2, 1, "replayed?");
+    markReplayed(replayed.update);
+    await expect(middleware(ctx(1, 1, "replayed?"))).rejects.toThrow(/: replayed: false$/);
+    await expect(middleware(replayed)).rejects.toThrow(/: replayed: true$/);
   });
 
   it("counts in-flight updates per worker", async () => {
