@@ -300,10 +300,11 @@ interface Journaling<Y> {
 
 /**
  * Puts a journal between the fetcher and the sink. A fetched batch goes to
- * the sink at once, so handling is not slowed by the disk, but the next
- * getUpdates, whose offset tells Telegram the batch arrived, waits until the
- * batch is durable: there is no moment at which an update is known to
- * nobody but this process's memory.
+ * the sink without waiting for the disk (though a fast journal may do its
+ * fsync on the event loop first), but the next getUpdates, whose offset
+ * tells Telegram the batch arrived, waits until the batch is durable: there
+ * is no moment at which an update is known to nobody but this process's
+ * memory.
  */
 function journaled<Y extends { update_id: number }>(
   fetcher: Fetcher<Y>,
