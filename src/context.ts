@@ -10,6 +10,8 @@ export interface UpdateScope {
   controller?: AbortController;
   /** Set when the handler ran out of time; a signal asked for later starts aborted. */
   timedOut?: HandlerTimeoutError;
+  /** Called when the handler runs out of time (see {@link whenTimedOut}). */
+  onTimeout?: () => void;
   /**
    * Gives the update's concurrency slot back while it waits for something
    * other than CPU or I/O (its turn under `sequentialize`). Returns `false` if
@@ -49,6 +51,29 @@ function scopeOf(ctxOrUpdate: unknown): UpdateScope | undefined {
 export function parkUpdate(ctx: unknown): UpdateScope | undefined {
   const scope = scopeOf(ctx);
   return scope?.park() ? scope : undefined;
+}
+
+/**
+ * Calls `callback` when the handler of `ctx`'s update runs out of time under
+ * a runner sink, at once if it already has; outside a runner, never. Lets
+ * `sequentialize` hand the key to the next update when the runner gives up
+ * on this one, since the hung handler may never settle.
+ */
+export function whenTimedOut(ctx: unknown, callback: () => void): void {
+  const scope = scopeOf(ctx);
+  if (scope === undefined) return;
+  if (scope.timedOut !== undefined) {
+    callback();
+    return;
+  }
+  const earlier = scope.onTimeout;
+  scope.onTimeout =
+    earlier === undefined
+      ? callback
+      : () => {
+          earlier();
+          callback();
+        };
 }
 
 /**

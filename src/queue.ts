@@ -2,6 +2,8 @@ import { enterScope, HandlerTimeoutError, leaveScope, type UpdateScope } from ".
 import { describeError, logger } from "./log.js";
 
 const log = logger("queue");
+/** The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
 /** Default of `sink.maxParked`. */
 export const DEFAULT_MAX_PARKED = 5_000;
 
@@ -19,6 +21,7 @@ class Task<Y, R> implements UpdateScope {
   // Rarely set (timeouts, updateSignal): declared only, so a task costs no slots for them.
   declare controller?: AbortController;
   declare timedOut?: HandlerTimeoutError;
+  declare onTimeout?: () => void;
   /** Settles when the worker and its error handling are done; never rejects. Set by `start`. */
   declare settled: Promise<void>;
   /** `performance.now()` at the start, for the latency the runner reports. */
@@ -275,7 +278,8 @@ export class DecayingDeque<Y, R = unknown> {
     let promise: Promise<void>;
     try {
       enterScope(elem, task);
-      promise = this.worker(elem);
+      // A plain-JS consumer may return nothing; a native promise passes through.
+      promise = Promise.resolve(this.worker(elem));
     } catch (error) {
       promise = Promise.reject(error);
     }
@@ -353,7 +357,9 @@ export class DecayingDeque<Y, R = unknown> {
       this.timer = undefined;
       return;
     }
-    this.timer = setTimeout(() => this.expire(), Math.max(0, oldest.deadline - Date.now()));
+    // Node fires longer delays after 1 ms; expire() then finds nothing due and re-arms.
+    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, oldest.deadline - Date.now()));
+    this.timer = setTimeout(() => this.expire(), delay);
   }
 
   private expire(): void {
@@ -367,6 +373,7 @@ export class DecayingDeque<Y, R = unknown> {
       task.timedOut = new HandlerTimeoutError(this.taskTimeout);
       task.controller?.abort(task.timedOut);
       try {
+        task.onTimeout?.();
         this.catchTimeout(task.elem, task.settled);
       } catch (error) {
         log(`timeout handler failed: ${describeError(error)}`);

@@ -1,4 +1,4 @@
-import { parkUpdate } from "./context.js";
+import { parkUpdate, whenTimedOut } from "./context.js";
 import { checkFunction, show } from "./options.js";
 
 /** The tail of one key's chain and how many updates still hold the key. */
@@ -21,7 +21,10 @@ interface Chain {
  * Under a runner sink, an update waiting for its turn is *parked*: it gives
  * its concurrency slot back until the previous update of its key is done, so a
  * chat that floods the bot cannot stall the others (`sink.maxParked` bounds
- * how many may wait). Works under `bot.start()` and webhooks too.
+ * how many may wait). An update whose handler exceeds `sink.timeout` gives
+ * its key up when the runner gives up on it: the next update of the key
+ * starts, although the timed-out handler may still be running. Works under
+ * `bot.start()` and webhooks too.
  *
  * @param constraint Derives the key(s) of an update from its context
  * @returns Middleware to install with `bot.use()`
@@ -59,6 +62,16 @@ export function sequentialize<C>(
         chain.holders++;
       }
     }
+    let held = true;
+    const leave = () => {
+      if (!held) return;
+      held = false;
+      release();
+      for (const key of keys) {
+        const chain = chains.get(key) as Chain;
+        if (--chain.holders === 0) chains.delete(key);
+      }
+    };
     try {
       if (before.length > 0) {
         // Waiting for our turn is not work: under the runner, give the
@@ -68,13 +81,12 @@ export function sequentialize<C>(
         await (before.length === 1 ? before[0] : Promise.all(before));
         await parked?.resume();
       }
+      // A hung handler may never settle: without this, its key would be
+      // held for good, and the updates parked behind it with it.
+      whenTimedOut(ctx, leave);
       await next();
     } finally {
-      release();
-      for (const key of keys) {
-        const chain = chains.get(key) as Chain;
-        if (--chain.holders === 0) chains.delete(key);
-      }
+      leave();
     }
   };
 }

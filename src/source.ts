@@ -121,9 +121,17 @@ export function createSource<Y>(
       // for the room that is left once this one is in the sink, so the
       // concurrency cap still bounds what is fetched. Not while pacing, and
       // not when the sink is nearly full: then it is better to wait and fetch
-      // a fuller batch once the sink has room again.
+      // a fuller batch once the sink has room again. Nor without a known
+      // room (the sequential and batch sinks): the next getUpdates confirms
+      // this batch, which they have not handled yet.
       const room = pace - items.length;
-      if (pause === undefined && room >= 1 && room >= pace / 2 && !own.signal.aborted) {
+      if (
+        pause === undefined &&
+        Number.isFinite(room) &&
+        room >= 1 &&
+        room >= pace / 2 &&
+        !own.signal.aborted
+      ) {
         ahead = supplier.supply(room, signal);
         // Seen when awaited above; this only keeps an abandoned generator quiet.
         ahead.catch(noop);

@@ -66,6 +66,41 @@ afterEach(async () => {
 });
 
 describe("DecayingDeque concurrency", () => {
+  it("takes a worker that returns nothing (plain JavaScript) like one that resolves at once", async () => {
+    const seen: number[] = [];
+    const worker = (n: number) => {
+      seen.push(n);
+    };
+    const queue = new DecayingDeque<number>(
+      Infinity,
+      worker as unknown as (n: number) => Promise<void>,
+      2,
+      vi.fn(),
+      vi.fn(),
+    );
+    await queue.add([1, 2, 3, 4, 5]);
+    await queue.empty();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(queue.length).toBe(0);
+  });
+
+  it("keeps a timeout longer than setTimeout allows (about 24.8 days) without a busy timer", async () => {
+    fakeTime();
+    const w = gatedWorker();
+    const onTimeout = vi.fn();
+    const days = 30 * 86_400_000;
+    const queue = new DecayingDeque<number>(days, w.worker, 1, vi.fn(), onTimeout);
+    void queue.add([1]);
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    vi.advanceTimersByTime(1_000);
+    expect(timers.mock.calls.length).toBeLessThanOrEqual(1);
+    vi.advanceTimersByTime(days - 1_001);
+    expect(onTimeout).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(onTimeout).toHaveBeenCalledTimes(1);
+    open(w.gates, 1);
+  });
+
   it("never runs more than `concurrency` tasks and starts waiting ones in order", async () => {
     const w = gatedWorker();
     const queue = new DecayingDeque<number>(Infinity, w.worker, 3, vi.fn(), vi.fn());
@@ -433,12 +468,12 @@ describe("DecayingDeque timeouts", () => {
 
 describe("DecayingDeque parking (sequentialize under the queue)", () => {
   /** A queue whose worker runs `sequentialize` by key, then waits for the update's gate. */
-  function keyed(concurrency: number, maxParked?: number) {
+  function keyed(concurrency: number, maxParked?: number, timeout = Infinity) {
     const started: string[] = [];
     const gates = new Map<string, Gate>();
     const mw = sequentialize<{ id: string; key: string }>((ctx) => ctx.key);
     const queue = new DecayingDeque<{ id: string; key: string }>(
-      Infinity,
+      timeout,
       (u) =>
         mw(u, async () => {
           started.push(u.id);
@@ -458,6 +493,35 @@ describe("DecayingDeque parking (sequentialize under the queue)", () => {
     };
     return { started, queue, finish };
   }
+
+  it("hands the key on when its holder times out, so the updates behind it run and stop can finish", async () => {
+    fakeTime();
+    const { started, queue, finish } = keyed(2, 1, 1_000);
+    void queue.add([
+      { id: "a1", key: "a" },
+      { id: "a2", key: "a" },
+      { id: "a3", key: "a" },
+    ]);
+    await flush();
+    expect(started).toEqual(["a1"]);
+    // a1 hangs for good; once it times out, a2 runs, then a3.
+    vi.advanceTimersByTime(1_000);
+    await flush();
+    expect(started).toEqual(["a1", "a2"]);
+    finish("a2");
+    await flush();
+    expect(started).toEqual(["a1", "a2", "a3"]);
+    finish("a3");
+    await flush();
+    // Nothing is left to wait for (a timed-out task is not waited for), and the
+    // key is free again: a new update of it runs at once.
+    expect(queue.length).toBe(0);
+    await queue.empty();
+    void queue.add([{ id: "a4", key: "a" }]);
+    await flush();
+    expect(started).toEqual(["a1", "a2", "a3", "a4"]);
+    finish("a4");
+  });
 
   it("lets other keys use the slot of an update waiting for its turn", async () => {
     const { started, queue, finish } = keyed(2);

@@ -157,6 +157,7 @@ describe("createSource", () => {
     const gen = source.generator();
     expect(source.isActive()).toBe(true);
     expect(source.generator()).toBe(gen);
+    source.setGeneratorPace(10);
     await gen.next();
     await flush();
     source.close();
@@ -169,10 +170,25 @@ describe("createSource", () => {
     expect(again).not.toBe(gen);
     expect(source.isActive()).toBe(true);
     await expect(again.next()).resolves.toEqual({ done: false, value: [2] });
-    // The pace starts over, and the new fetches (one ahead) get a live signal.
-    expect(supplier.calls).toEqual([Infinity, Infinity, Infinity, Infinity]);
+    await flush();
+    // The pace starts over (unknown: nothing fetched ahead), and the new fetch gets a live signal.
+    expect(supplier.calls).toEqual([10, 9, Infinity]);
     expect(supplier.signals[1].aborted).toBe(true);
     expect(supplier.signals[2].aborted).toBe(false);
+    source.close();
+  });
+
+  it("fetches nothing ahead while the room is unknown, as under the sequential and batch sinks", async () => {
+    const supplier = countingSupplier();
+    const source = createSource(supplier);
+    const gen = source.generator();
+    // Their handle() returns Infinity: the next getUpdates would confirm a batch not yet handled.
+    source.setGeneratorPace(Infinity);
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [0] });
+    await flush();
+    expect(supplier.calls).toEqual([Infinity]);
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [1] });
+    expect(supplier.calls).toEqual([Infinity, Infinity]);
     source.close();
   });
 

@@ -2,7 +2,7 @@ import createDebug from "debug";
 import { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { HandlerTimeoutError, run, updateSignal } from "../../src/index.js";
+import { HandlerTimeoutError, run, sequentialize, updateSignal } from "../../src/index.js";
 import {
   botFor,
   failOnUnhandled,
@@ -428,6 +428,34 @@ describe("handler timeout", () => {
     await handle.stop();
     expect(performance.now() - started).toBeLessThan(1_000);
     release.open();
+  });
+
+  it("under sequentialize, a timed-out handler hands its chat on, and stop() still finishes", async () => {
+    const { api } = ctx;
+    const bot = botFor(api);
+    const hung = gate();
+    const handled: number[] = [];
+    let timedOut = 0;
+    bot.use(sequentialize((c) => c.chat?.id.toString()));
+    bot.on("message", async (c) => {
+      if (c.update.update_id === 1) await hung.promise; // never opened before stop()
+      handled.push(c.update.update_id);
+    });
+    // One chat: 2 and 3 wait behind 1, parked, with room for one of them only.
+    api.pushMessages({ count: 3, chats: 1 });
+    const handle = run(bot, {
+      sink: { maxParked: 1, timeout: { milliseconds: 50, handler: () => void timedOut++ } },
+    });
+    await until(() => handled.length === 2);
+    expect(handled).toEqual([2, 3]);
+    expect(timedOut).toBe(1);
+    // Fetching goes on for the chat and for others.
+    api.pushMessages({ count: 2, chats: 2, firstChatId: 7 });
+    await until(() => handled.length === 4);
+    const started = performance.now();
+    await handle.stop();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    hung.open();
   });
 });
 
