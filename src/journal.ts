@@ -90,7 +90,8 @@ export interface FileJournalOptions {
    * many bytes and less than half of it is unsettled updates. The rewritten
    * log is preallocated (zero-filled) up to this size, and a spare file of
    * that size is kept ready for the next compaction, so the journal takes
-   * twice this much disk space while the runner runs. Default: 8 MiB.
+   * twice this much disk space while the runner runs. A whole number of
+   * bytes, at most 1 GiB. Default: 8 MiB.
    */
   compactBytes?: number;
   /**
@@ -108,6 +109,7 @@ const SPARE_NAME = "journal.spare";
 const FORMAT = "grammy-runner";
 const VERSION = 2;
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
+const MAX_COMPACT_BYTES = 1024 * 1024 * 1024;
 /** Zeros written (and, for a spare, fsynced) at a time. */
 const ZERO_STEP = 1024 * 1024;
 /** Preallocated room beyond the compaction point, for the round that crosses it. */
@@ -232,8 +234,11 @@ export function fileJournal<Y extends { update_id: number } = Update>(
     );
   const opts = optionalObject("fileJournal options", options);
   rejectUnknownKeys("fileJournal options", opts, FILE_JOURNAL_KEYS);
+  // Bounded: the log is preallocated to this size.
   const compactBytes = checkNumber("compactBytes", opts.compactBytes ?? DEFAULT_COMPACT_BYTES, {
     min: 0,
+    max: MAX_COMPACT_BYTES,
+    integer: true,
   });
   const settleDelay = checkNumber(
     "settleDelayMilliseconds",
@@ -266,6 +271,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private fd: FileHandle | undefined;
   /** Where the log's records end; the file may go on with preallocated zeros. */
   private size = 0;
+  /** `size` right after the last compaction. */
+  private compactedSize = 0;
   /** Writer rounds so far; each record carries its round's number. */
   private rounds = 0;
   /** Running average of fsync durations in milliseconds. */
@@ -347,6 +354,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       text = `[${json.join(",")}]`;
     }
     this.offset = offset;
+    // Settles so far go first: one of them may be of an id this batch brings again.
+    this.takeSettled();
     this.lines.push(`{"o":${JSON.stringify(offset)},"u":${text}}`);
     return this.durable();
   }
@@ -399,6 +408,13 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (error !== undefined) throw error;
   }
 
+  /** Moves the buffered settles into a record, in order with the batches around them. */
+  private takeSettled(): void {
+    if (this.settled.length === 0) return;
+    this.lines.push(`{"s":[${this.settled.join(",")}]}`);
+    this.settled = [];
+  }
+
   /** Resolves after the next fsync that covers everything recorded so far. */
   private durable(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -422,10 +438,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.roundScheduled = false;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.settled.length > 0) {
-      this.lines.push(`{"s":[${this.settled.join(",")}]}`);
-      this.settled = [];
-    }
+    this.takeSettled();
     const lines = this.lines;
     const waiters = this.waiters;
     this.lines = [];
@@ -462,7 +475,11 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (
       this.failure === undefined &&
       this.size > this.compactBytes &&
-      this.unsettled.bytes * 2 < this.size
+      this.unsettled.bytes * 2 < this.size &&
+      // bytes counts UTF-16 units, size UTF-8 bytes: with non-Latin text the
+      // first test can hold right after a compaction. Growing twice over
+      // since the last one keeps compaction's cost per byte appended bounded.
+      this.size > 2 * this.compactedSize
     ) {
       try {
         await this.compact();
@@ -529,6 +546,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (preallocate && this.spare !== undefined) {
       spareSize = await this.spare;
       this.spare = undefined;
+      // A spare that could not be made (a full disk) is not left behind.
+      if (spareSize === 0) await removeFile(this.sparePath);
     }
     const target = spareSize > 0 ? this.sparePath : `${this.path}.tmp`;
     try {
@@ -536,22 +555,34 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       try {
         await writeAll(out, data);
         const zeroFrom = Math.max(spareSize, data.length);
-        if (allocation > zeroFrom) await writeZeros(out, zeroFrom, allocation);
+        try {
+          if (allocation > zeroFrom) await writeZeros(out, zeroFrom, allocation);
+        } catch (error) {
+          // The zeros only make fsyncs faster; a log without them is as good.
+          log(`could not preallocate ${this.path}: ${describeError(error)}`);
+        }
         await out.sync();
       } finally {
         await out.close();
       }
       await rename(target, this.path);
-      await syncDirectory(this.dir);
-      const old = this.fd;
-      this.fd = undefined;
-      this.fd = await open(this.path, "r+", 0o600);
-      // Not awaited: closing the replaced log frees its blocks, about 2 ms for 8 MiB.
-      old?.close().catch(noop);
     } catch (error) {
+      await removeFile(target);
       throw fsError(`Compacting the journal ${this.path} failed`, error);
     }
+    const old = this.fd;
+    this.fd = undefined;
+    try {
+      await syncDirectory(this.dir);
+      this.fd = await open(this.path, "r+", 0o600);
+    } catch (error) {
+      throw fsError(`Compacting the journal ${this.path} failed`, error);
+    } finally {
+      // Not awaited: closing the replaced log frees its blocks, about 2 ms for 8 MiB.
+      old?.close().catch(noop);
+    }
     this.size = data.length;
+    this.compactedSize = data.length;
     if (before > 0) log(`compacted ${this.path}: ${before} -> ${data.length} bytes`);
     if (preallocate) this.prepareSpare();
   }
@@ -584,10 +615,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.spare = undefined;
     if (spare === undefined) return;
     await spare;
-    await unlink(this.sparePath).catch((error: unknown) => {
-      if (errorCode(error) !== "ENOENT")
-        log(`could not remove ${this.sparePath}: ${describeError(error)}`);
-    });
+    await removeFile(this.sparePath);
   }
 
   private async read(): Promise<string> {
@@ -609,6 +637,18 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       throw new Error(
         `The journal in ${this.dir} is already in use by this process (lock ${this.lockPath}); give each runner its own journal directory.`,
       );
+    // Claimed before the first await: a second open() in this process must
+    // not see our pid in a lock file not yet registered and call it stale.
+    held.add(this.lockKey);
+    try {
+      await this.createLock();
+    } catch (error) {
+      held.delete(this.lockKey);
+      throw error;
+    }
+  }
+
+  private async createLock(): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         const file = await open(this.lockPath, "wx", 0o600);
@@ -617,7 +657,6 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         } finally {
           await file.close();
         }
-        held.add(this.lockKey);
         return;
       } catch (error) {
         if (errorCode(error) !== "EEXIST")
@@ -835,6 +874,15 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   while (done < data.length) {
     const { bytesWritten } = await file.write(data, done, data.length - done);
     done += bytesWritten;
+  }
+}
+
+/** Removes a file if it is there; only logs a failure, since nothing depends on it. */
+async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if (errorCode(error) !== "ENOENT") log(`could not remove ${path}: ${describeError(error)}`);
   }
 }
 

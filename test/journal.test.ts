@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   realpathSync,
@@ -320,6 +321,79 @@ describe("fileJournal", () => {
     });
   });
 
+  it("keeps a settle in order with the batches around it, when a settled id comes again", async () => {
+    const journal = journalIn(dir, { settleDelayMilliseconds: 60_000 });
+    await journal.open();
+    const u = (update_id: number, text: string): U => ({ update_id, text });
+    await journal.append([u(7, "first")], 8);
+    journal.settle(7);
+    // Within the settle delay: the settle record and the new batch go out together.
+    await journal.append([u(7, "again")], 9);
+    await journal.flush();
+    await crash();
+    expect(await expectOpenAfterCrash(journalIn())).toEqual({
+      pending: [u(7, "again")],
+      offset: 9,
+    });
+  });
+
+  it("does not compact again and again when the unsettled text is not Latin", async () => {
+    const journal = journalIn(dir, { compactBytes: 20_000 });
+    await journal.open();
+    const path = join(dir, "journal.log");
+    // About 30 KB of UTF-8 but 10,000 UTF-16 units left unsettled: more than compactBytes.
+    const wide = Array.from({ length: 10 }, (_, i) => ({
+      update_id: i + 1,
+      text: "漢".repeat(1_000),
+    }));
+    await journal.append(wide, 11);
+    let compactions = 0;
+    let inode = statSync(path).ino;
+    for (let id = 11; id < 61; id++) {
+      await journal.append(updates(id, 1), id + 1);
+      journal.settle(id);
+      await journal.flush();
+      const now = statSync(path).ino;
+      if (now !== inode) compactions++;
+      inode = now;
+    }
+    expect(compactions).toBeLessThanOrEqual(1);
+    await journal.close();
+    expect((await journalIn().open()).pending.map((u) => u.update_id)).toEqual(
+      wide.map((u) => u.update_id),
+    );
+  });
+
+  it("compacts without a spare file when one cannot be made", async () => {
+    // Something that is not a file stands where the spare would go.
+    mkdirSync(join(dir, "journal.spare"));
+    const journal = journalIn(dir, { compactBytes: 4_096 });
+    await journal.open();
+    const path = join(dir, "journal.log");
+    const inode = statSync(path).ino;
+    let first = 1;
+    while (statSync(path).ino === inode && first < 1_000) {
+      await journal.append(updates(first, 10), first + 10);
+      for (let id = first + 1; id < first + 10; id++) journal.settle(id);
+      await journal.flush();
+      first += 10;
+    }
+    expect(first).toBeLessThan(1_000);
+    await crash();
+    const recovery = await expectOpenAfterCrash(journalIn(dir, { compactBytes: 4_096 }));
+    expect(recovery.pending.map((u) => u.update_id)).toEqual(
+      Array.from({ length: (first - 1) / 10 }, (_, i) => i * 10 + 1),
+    );
+  });
+
+  it("lets only one of two open() calls at once in one process take the lock", async () => {
+    const results = await Promise.allSettled([journalIn().open(), journalIn().open()]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const failure = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(String(failure.reason)).toMatch(/already in use by this process/);
+    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+  });
+
   it("keeps append order through out-of-order settles, duplicates and ids that start over", async () => {
     const journal = journalIn(dir, { compactBytes: 0 });
     await journal.open();
@@ -409,6 +483,11 @@ describe("fileJournal", () => {
       "fileJournal: the directory must be a non-empty string path, but got 42.",
     );
     expect(() => fileJournal(dir, { compactBytes: -1 })).toThrow(RangeError);
+    // The log is preallocated to this size: it must be a bounded whole number.
+    expect(() => fileJournal(dir, { compactBytes: Infinity })).toThrow(RangeError);
+    expect(() => fileJournal(dir, { compactBytes: 1000.5 })).toThrow(
+      /compactBytes.*an integer from 0 to 1073741824.*1000\.5/,
+    );
     expect(() => fileJournal(dir, { compactByte: 1 } as never)).toThrow(
       /Did you mean `compactBytes`/,
     );
