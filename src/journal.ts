@@ -1,5 +1,14 @@
 import { fdatasyncSync, writeSync } from "node:fs";
-import { type FileHandle, mkdir, open, readFile, realpath, rename, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  mkdir,
+  open,
+  readFile,
+  realpath,
+  rename,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as zlib from "node:zlib";
 import type { Update } from "grammy/types";
@@ -106,6 +115,8 @@ const FILE_JOURNAL_KEYS = ["compactBytes", "settleDelayMilliseconds"] as const;
 const LOG_NAME = "journal.log";
 const LOCK_NAME = "journal.lock";
 const SPARE_NAME = "journal.spare";
+/** A takeover file older than this was left by a process that died taking a stale lock over. */
+const STALE_TAKEOVER_MS = 10_000;
 const FORMAT = "grammy-runner";
 const VERSION = 2;
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
@@ -664,20 +675,54 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       }
       const owner = await this.lockOwner();
       if (owner === "gone") continue;
-      if (owner !== "stale")
-        throw new Error(
-          `The journal in ${this.dir} is in use by process ${owner} (lock ${this.lockPath}): only one bot process may use a journal directory. Stop that process, or give this one another directory.`,
-        );
-      log(`taking over the stale lock ${this.lockPath}`);
-      try {
-        await unlink(this.lockPath);
-      } catch (error) {
-        if (errorCode(error) !== "ENOENT")
-          throw fsError(`Cannot remove the stale journal lock ${this.lockPath}`, error);
-      }
+      if (owner !== "stale") throw this.inUse(`process ${owner}`);
+      await this.removeStaleLock();
     }
     throw new Error(
       `Could not take the journal lock ${this.lockPath}: it keeps being created by another process.`,
+    );
+  }
+
+  /**
+   * Removes a lock whose owner is dead. Several processes may find it stale
+   * at once, and one could then remove the fresh lock another has just
+   * made; so only the one that creates the takeover file goes on, and it
+   * checks again under it that the lock is still the stale one.
+   */
+  private async removeStaleLock(): Promise<void> {
+    const guardPath = `${this.lockPath}.takeover`;
+    let guard: FileHandle;
+    try {
+      guard = await open(guardPath, "wx", 0o600);
+    } catch (error) {
+      if (errorCode(error) !== "EEXIST")
+        throw fsError(`Cannot create the journal lock ${guardPath}`, error);
+      // One left by a process that died while taking over goes after a while.
+      const age =
+        Date.now() - (await stat(guardPath).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > STALE_TAKEOVER_MS) {
+        await removeFile(guardPath);
+        return;
+      }
+      throw this.inUse("another process, which is taking the stale lock over right now");
+    }
+    try {
+      if ((await this.lockOwner()) === "stale") {
+        log(`taking over the stale lock ${this.lockPath}`);
+        await unlink(this.lockPath).catch((error: unknown) => {
+          if (errorCode(error) !== "ENOENT")
+            throw fsError(`Cannot remove the stale journal lock ${this.lockPath}`, error);
+        });
+      }
+    } finally {
+      await guard.close();
+      await removeFile(guardPath);
+    }
+  }
+
+  private inUse(owner: string): Error {
+    return new Error(
+      `The journal in ${this.dir} is in use by ${owner} (lock ${this.lockPath}): only one bot process may use a journal directory. Stop that process, or give this one another directory.`,
     );
   }
 

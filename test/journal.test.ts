@@ -8,6 +8,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -239,6 +240,30 @@ describe("fileJournal", () => {
     const journal = journalIn();
     await journal.open();
     expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    expect(existsSync(join(dir, "journal.lock.takeover"))).toBe(false);
+  });
+
+  it("leaves a stale lock to another process that is taking it over right now", async () => {
+    const pid = deadPid();
+    writeFileSync(join(dir, "journal.lock"), `${pid}\n`);
+    writeFileSync(join(dir, "journal.lock.takeover"), "");
+    await expect(journalIn().open()).rejects.toThrow(
+      `in use by another process, which is taking the stale lock over right now (lock ${join(dir, "journal.lock")})`,
+    );
+    // Neither lock nor takeover file is touched.
+    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(pid));
+    expect(existsSync(join(dir, "journal.lock.takeover"))).toBe(true);
+  });
+
+  it("removes a takeover file left by a process that died taking over, then takes the lock", async () => {
+    writeFileSync(join(dir, "journal.lock"), `${deadPid()}\n`);
+    const guard = join(dir, "journal.lock.takeover");
+    writeFileSync(guard, "");
+    const minuteAgo = new Date(Date.now() - 60_000);
+    utimesSync(guard, minuteAgo, minuteAgo);
+    await journalIn().open();
+    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    expect(existsSync(guard)).toBe(false);
   });
 
   it("compacts: keeps only unsettled updates and the file shrinks", async () => {
