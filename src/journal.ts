@@ -274,6 +274,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private readonly path: string;
   private readonly lockPath: string;
   private readonly sparePath: string;
+  /** The close in progress, for callers of close() or flush() meanwhile. */
+  private closing: Promise<void> | undefined;
   /** The zero-filled file the next compaction writes into: its size once ready, 0 if that failed. */
   private spare: Promise<number> | undefined;
   /** The lock's real path: two spellings of one directory (symlinks) must not both own it. */
@@ -387,13 +389,21 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   }
 
   flush(): Promise<void> {
+    // While closing: the close flushes everything; wait for it.
+    if (this.state === "closing") return this.closing ?? Promise.resolve();
     if (this.state !== "open") return Promise.resolve();
     if (this.failure !== undefined) return Promise.reject(this.failure);
     return this.durable();
   }
 
-  async close(): Promise<void> {
-    if (this.state !== "open") return;
+  close(): Promise<void> {
+    if (this.state === "closing") return this.closing ?? Promise.resolve();
+    if (this.state !== "open") return Promise.resolve();
+    this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     this.state = "closing";
     let error: unknown;
     try {

@@ -95,6 +95,27 @@ describe("fileJournal", () => {
     expect(readFileSync(join(dir, "journal.log"), "utf8").split("\n").length).toBe(2);
   });
 
+  it("makes a second close() and a flush() during close wait for the close to finish", async () => {
+    const journal = journalIn();
+    await journal.open();
+    await journal.append(updates(1, 2), 3);
+    journal.settle(1);
+    const first = journal.close();
+    const closed = () => {
+      // Compacted and unlocked: only update 2 is left, and the lock is gone.
+      expect(logText().split("\n")).toHaveLength(3);
+      expect(existsSync(join(dir, "journal.lock"))).toBe(false);
+    };
+    await journal.close();
+    closed();
+    await first;
+    await journal.open();
+    const again = journal.close();
+    await journal.flush();
+    closed();
+    await again;
+  });
+
   it("keeps unsettled updates across a clean close and reopen", async () => {
     const journal = journalIn();
     await journal.open();
