@@ -64,7 +64,11 @@ export interface DistributeOptions<C> {
 export interface WorkerStats {
   /** Position of the slot, as used in error messages (`Worker 2 …`). */
   index: number;
-  /** Updates sent to (or waiting for) this slot that have not settled yet. */
+  /**
+   * Updates sent to this slot's worker, or waiting for it to start, that
+   * have not settled yet; not those still waiting behind an earlier update
+   * of their key.
+   */
   inFlight: number;
   /** How many times a new worker thread was started after the first one died. */
   restarts: number;
@@ -302,7 +306,7 @@ class Pool {
     try {
       worker = new Worker(this.file, { workerData: this.seed });
     } catch (error) {
-      this.#died(slot, 0, `could not be started: ${describeError(error)}`);
+      this.#died(slot, 0, `could not be started: ${describeError(error)}`, true);
       return;
     }
     slot.worker = worker;
@@ -357,13 +361,27 @@ class Pool {
         uncaught !== undefined
           ? `crashed with an uncaught error${when}: ${uncaught}`
           : `exited with code ${code}${started ? "" : " before it was ready (does the worker file create a BotWorker?)"}`;
-      this.#died(slot, Date.now() - slot.spawnedAt, reason);
+      this.#died(slot, Date.now() - slot.spawnedAt, reason, !started);
     });
   }
 
-  /** Schedules the slot's next worker, backing off while workers keep dying young. */
-  #died(slot: Slot, uptime: number, reason: string): void {
+  /**
+   * Schedules the slot's next worker, backing off while workers keep dying
+   * young. A worker that died while starting fails the updates waiting for
+   * it: one that always does would otherwise keep them, the runner's stop()
+   * and the process waiting for good. Later updates wait for the next try.
+   */
+  #died(slot: Slot, uptime: number, reason: string, starting: boolean): void {
     if (this.#closed) return;
+    if (starting) {
+      const queued = slot.queued.splice(0);
+      for (const job of queued)
+        job.reject(
+          new Error(
+            `Worker ${slot.index} ${reason}, so update ${job.update.update_id} was not handled`,
+          ),
+        );
+    }
     slot.lastError = reason;
     slot.failures = uptime >= STABLE_MS ? 1 : slot.failures + 1;
     const delay =

@@ -19,7 +19,8 @@ export function redact(text: string): string {
 export function logger(name: string): (message: string) => void {
   const debug = createDebug(`grammy-runner:${name}`);
   return (message) => {
-    if (debug.enabled) debug(redact(message));
+    // "%s": the message is data; a "%o" in an error text is not a format directive.
+    if (debug.enabled) debug("%s", redact(message));
   };
 }
 
