@@ -34,6 +34,11 @@ const log = logger("distribute");
  * bot, where the `distribute()` middleware rejects with it, so it reaches the
  * central `bot.catch`.
  *
+ * Install the handlers right away: updates start to arrive once the
+ * synchronous part of the worker file has run. In an ES module, a top-level
+ * `await` before `bot.use(...)` would let updates through an empty bot; await
+ * such set-up inside a middleware instead (e.g. a promise created at the top).
+ *
  * Outside a worker thread started by `distribute()`, a `BotWorker` stays inert,
  * so you can import the worker file in unit tests and call `handleUpdate`.
  *
