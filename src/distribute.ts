@@ -1,13 +1,14 @@
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import * as os from "node:os";
 import { resolve as resolvePath } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Update, UserFromGetMe } from "grammy/types";
 import { isReplayed } from "./journal.js";
 import { describeError, logger, redact } from "./log.js";
 import { checkFunction, checkNumber, optionalObject, rejectUnknownKeys, show } from "./options.js";
 import {
+  BOT_WORKER_KEY,
   isReadyMessage,
   isResultMessage,
   PROTOCOL,
@@ -193,7 +194,7 @@ export function distribute<C extends { update: { update_id: number }; me: UserFr
     const index = hash(route) % count;
     const send = (): Promise<void> => {
       if (closed !== undefined) return Promise.reject(closedError(update.update_id));
-      pool ??= new Pool(file, { protocol: PROTOCOL, me: ctx.me }, count);
+      pool ??= new Pool({ protocol: PROTOCOL, me: ctx.me, file }, count);
       return pool.run(index, update);
     };
     await (k === undefined ? send() : inOrder(route, send));
@@ -251,7 +252,6 @@ class Pool {
   #closed = false;
 
   constructor(
-    readonly file: string | URL,
     readonly seed: WorkerSeed,
     count: number,
   ) {
@@ -304,7 +304,7 @@ class Pool {
     slot.retry = undefined;
     let worker: Worker;
     try {
-      worker = new Worker(this.file, { workerData: this.seed });
+      worker = new Worker(BOOTSTRAP, { eval: true, workerData: this.seed });
     } catch (error) {
       this.#died(slot, 0, `could not be started: ${describeError(error)}`, true);
       return;
@@ -506,14 +506,30 @@ function checkCount(value: unknown): number {
 }
 
 /**
- * Resolves the specifier the way `new Worker()` will, but now, so that a typo
- * fails when `distribute()` is called instead of as a crash loop later.
+ * What each worker thread runs: it imports the worker file and says it is
+ * ready only once that import has settled, top-level awaits included, so no
+ * update reaches handlers not installed yet; and only if the file created a
+ * BotWorker, which would otherwise leave the updates sent to it unanswered.
+ * A failed import is an uncaught error of the thread: a start-up crash.
  */
-function workerFile(specifier: unknown): string | URL {
+const BOOTSTRAP = `
+const { parentPort, workerData } = require("node:worker_threads");
+import(workerData.file).then(() => {
+  if (globalThis[Symbol.for("${BOT_WORKER_KEY}")] !== true)
+    throw new Error("the worker file " + workerData.file + " created no BotWorker");
+  parentPort.postMessage({ ready: true });
+});
+`;
+
+/**
+ * Resolves the specifier to the URL the worker thread imports, now, so that a
+ * typo fails when `distribute()` is called instead of as a crash loop later.
+ */
+function workerFile(specifier: unknown): string {
   const expected = "a path or file: URL of an existing worker file";
   let path: string;
   if (specifier instanceof URL) {
-    if (specifier.protocol === "data:") return specifier;
+    if (specifier.protocol === "data:") return specifier.href;
     if (specifier.protocol !== "file:") {
       throw new TypeError(
         `Argument \`specifier\` must be ${expected}, but got the URL ${JSON.stringify(redact(specifier.href))}.`,
@@ -525,12 +541,14 @@ function workerFile(specifier: unknown): string | URL {
   } else {
     throw new TypeError(`Argument \`specifier\` must be ${expected}, but got ${show(specifier)}.`);
   }
-  // Node resolves an extensionless path like require() does; loaders such as tsx add .ts.
-  const found = ["", ".js", ".ts"].some((ext) => existsSync(path + ext));
-  if (!found) {
+  // An extensionless path, as require() takes it; .ts for loaders such as tsx.
+  const file = ["", ".js", ".ts"]
+    .map((ext) => path + ext)
+    .find((candidate) => statSync(candidate, { throwIfNoEntry: false })?.isFile() === true);
+  if (file === undefined) {
     throw new TypeError(
       `Argument \`specifier\` must be ${expected}, but got ${show(typeof specifier === "string" ? specifier : specifier.href)}, and there is no file at ${path}.`,
     );
   }
-  return specifier instanceof URL ? specifier : path;
+  return pathToFileURL(file).href;
 }

@@ -18,7 +18,15 @@ export interface WorkerSeed {
   protocol: typeof PROTOCOL;
   /** The central bot's `ctx.me`, so the worker needs no `getMe` call. */
   me: UserFromGetMe | undefined;
+  /** The URL of the worker file, which the thread imports. */
+  file: string;
 }
+
+/**
+ * `Symbol.for()` key of the global flag a `BotWorker` sets in its thread, so
+ * that `distribute()` can tell a worker file that created none.
+ */
+export const BOT_WORKER_KEY = "grammy-runner.bot-worker";
 
 /** Parent → worker: one update to handle. */
 export interface UpdateMessage {
@@ -28,9 +36,9 @@ export interface UpdateMessage {
 }
 
 /**
- * Worker → parent, once after the worker file has finished its synchronous
- * set-up. Updates are held back until then, so that a worker which crashes
- * while starting does not take updates down with it.
+ * Worker → parent, once the worker file has been imported (top-level awaits
+ * included). Updates are held back until then, so that a worker which
+ * crashes while starting does not take updates down with it.
  */
 export interface ReadyMessage {
   ready: true;

@@ -11,9 +11,9 @@ import type { Update } from "grammy/types";
 import { markReplayed } from "./journal.js";
 import { describeError, logger, redact } from "./log.js";
 import {
+  BOT_WORKER_KEY,
   isUpdateMessage,
   isWorkerSeed,
-  type ReadyMessage,
   type ResultMessage,
   type SerializedError,
 } from "./thread.js";
@@ -34,10 +34,9 @@ const log = logger("distribute");
  * bot, where the `distribute()` middleware rejects with it, so it reaches the
  * central `bot.catch`.
  *
- * Install the handlers right away: updates start to arrive once the
- * synchronous part of the worker file has run. In an ES module, a top-level
- * `await` before `bot.use(...)` would let updates through an empty bot; await
- * such set-up inside a middleware instead (e.g. a promise created at the top).
+ * Updates start to arrive once the worker file has been imported, top-level
+ * `await`s included, so set-up awaited before `bot.use(...)` is fine. A worker
+ * file that creates no `BotWorker` fails its updates with an error saying so.
  *
  * Outside a worker thread started by `distribute()`, a `BotWorker` stays inert,
  * so you can import the worker file in unit tests and call `handleUpdate`.
@@ -84,10 +83,8 @@ export class BotWorker<C extends Context = Context, A extends Api = Api> extends
       if (message.replayed === true) markReplayed(message.update);
       void this.#handle(message.update).then((result) => port.postMessage(result));
     });
-    // Deferred by one macrotask so that a worker file which throws right after
-    // this constructor (while installing handlers) counts as a start-up crash
-    // and does not receive updates it could never handle.
-    setImmediate(() => port.postMessage({ ready: true } satisfies ReadyMessage));
+    // The thread says it is ready once the worker file is imported; see distribute().
+    (globalThis as Record<symbol, unknown>)[Symbol.for(BOT_WORKER_KEY)] = true;
   }
 
   /**

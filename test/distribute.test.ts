@@ -20,6 +20,8 @@ function fixture(name: string): string {
 const ECHO = fixture("worker-echo");
 const CATCH = fixture("worker-catch");
 const STARTUP_CRASH = fixture("worker-startup-crash");
+const NONE = fixture("worker-none");
+const AWAITING = fileURLToPath(new URL("fixtures/.build/worker-await.mjs", import.meta.url));
 const CHILD = fixture("distribute-child");
 
 const me: UserFromGetMe = {
@@ -149,6 +151,19 @@ describe("distribute() options", () => {
   it("accepts a file URL", async () => {
     const viaUrl = pool(pathToFileURL(ECHO), { count: 1 });
     await expect(viaUrl(ctx(1, 1, "sleep:1"))).resolves.toBeUndefined();
+  });
+
+  it("sends no update before an ES module worker file's top-level await is done", async () => {
+    const middleware = pool(AWAITING, { count: 1 });
+    // Its handler, installed after the await, handles it: no empty bot let it through.
+    await expect(middleware(ctx(1, 1, "x"))).rejects.toThrow("handled 1 after the await");
+  });
+
+  it("fails the updates for a worker file that creates no BotWorker, saying so", async () => {
+    const middleware = pool(NONE, { count: 1 });
+    await expect(middleware(ctx(1, 1, "x"))).rejects.toThrow(
+      /^Worker 0 crashed with an uncaught error while starting: the worker file file:.*worker-none\.cjs created no BotWorker, so update 1 was not handled$/,
+    );
   });
 
   it("runs an ES module worker file as well as a CommonJS one", async () => {

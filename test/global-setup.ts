@@ -11,8 +11,10 @@ import { build } from "esbuild";
  */
 export async function setup(): Promise<void> {
   const dir = fileURLToPath(new URL("fixtures", import.meta.url));
-  const entryPoints = readdirSync(dir)
-    .filter((name) => name.endsWith(".ts"))
+  const names = readdirSync(dir);
+  // .mts fixtures use top-level await, which only an ES module can.
+  const entryPoints = names
+    .filter((name) => name.endsWith(".ts") && !name.endsWith(".mts"))
     .map((name) => join(dir, name));
   await build({
     entryPoints,
@@ -29,6 +31,17 @@ export async function setup(): Promise<void> {
   await build({
     entryPoints: [join(dir, "worker-echo.ts")],
     outfile: join(dir, ".build", "worker-echo.mjs"),
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node18",
+    packages: "external",
+    logLevel: "warning",
+  });
+  await build({
+    entryPoints: names.filter((name) => name.endsWith(".mts")).map((name) => join(dir, name)),
+    outdir: join(dir, ".build"),
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",
