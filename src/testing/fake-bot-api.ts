@@ -45,6 +45,12 @@ const FAULT_TYPES = [
 ] as const;
 /** Longest timer Node accepts without firing at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/**
+ * How often waitFor() also checks on its own: a condition on the bot's side
+ * (a handler counter) can change while the server's state does not, e.g.
+ * while the runner's next poll is held.
+ */
+const RECHECK_MS = 10;
 const SAFE_INTEGER = { min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER, integer: true };
 
 /**
@@ -302,8 +308,9 @@ export interface FakeBotApi {
    */
   calls(method?: string): RecordedCall[];
   /**
-   * Resolves once `predicate` holds, checked now and after every change of the
-   * server's state (no timer loop). Rejects if it throws, after `timeoutMs`
+   * Resolves once `predicate` holds, checked now, after every change of the
+   * server's state and every 10 ms (so a condition on the bot's side, such as
+   * a handler counter, works too). Rejects if it throws, after `timeoutMs`
    * (default 10 000) or when the server is closed.
    *
    * @example
@@ -447,6 +454,7 @@ class FakeBotApiServer implements FakeBotApi {
   #calls: RecordedCall[] = [];
   #lastGetUpdates: RecordedCall | undefined;
   readonly #waiters = new Set<Waiter>();
+  #recheck: NodeJS.Timeout | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -662,6 +670,8 @@ class FakeBotApiServer implements FakeBotApi {
       const body = this.#collect(poll.limit);
       if (body !== undefined) this.#answerUpdates(poll, body);
     }
+    // Collecting may have dropped updates a poll does not allow.
+    this.#notify();
   };
 
   /** The JSON of up to `limit` deliverable updates joined by commas, or `undefined` for none. */
@@ -839,6 +849,10 @@ class FakeBotApiServer implements FakeBotApi {
         ),
       };
       this.#waiters.add(waiter);
+      if (this.#recheck === undefined) {
+        this.#recheck = setInterval(() => this.#notify(), RECHECK_MS);
+        this.#recheck.unref();
+      }
     });
   };
 
@@ -848,7 +862,11 @@ class FakeBotApiServer implements FakeBotApi {
   }
 
   #notify(): void {
-    if (this.#waiters.size === 0) return;
+    if (this.#waiters.size === 0) {
+      clearInterval(this.#recheck);
+      this.#recheck = undefined;
+      return;
+    }
     for (const waiter of this.#waiters) {
       let met: boolean;
       try {
@@ -883,6 +901,8 @@ class FakeBotApiServer implements FakeBotApi {
       );
     }
     this.#waiters.clear();
+    clearInterval(this.#recheck);
+    this.#recheck = undefined;
     this.#closing = new Promise<void>((resolve) => {
       // The listening handle is freed in the loop's close phase, after this
       // callback; resolving a timer later means no handle is left over.
@@ -947,14 +967,31 @@ class FakeBotApiServer implements FakeBotApi {
         );
         return;
       }
-      this.#received(exchange);
+      try {
+        this.#received(exchange);
+      } catch (error) {
+        // Input nothing anticipated (e.g. a chat_id that cannot become a
+        // string) must fail this request, not the test process.
+        if (!exchange.done)
+          this.#send(
+            exchange,
+            400,
+            JSON.stringify({
+              ok: false,
+              error_code: 400,
+              description: `Bad Request: ${error instanceof Error ? error.message : String(error)}`,
+            }),
+          );
+      }
     });
   }
 
   #received(exchange: Exchange): void {
     const { method, params } = exchange;
     const { stats } = this;
-    stats.methodCalls[method] = (stats.methodCalls[method] ?? 0) + 1;
+    // Own properties only: a method called "constructor" must not find Object's.
+    stats.methodCalls[method] =
+      (Object.hasOwn(stats.methodCalls, method) ? stats.methodCalls[method] : 0) + 1;
     if (method === "getUpdates") {
       stats.getUpdatesCalls++;
       this.#lastGetUpdates = { method, params, at: Date.now() };
@@ -1198,8 +1235,9 @@ function checkFault(fault: Fault): Fault {
   switch (type) {
     case "http": {
       rejectUnknownKeys("fault", value, ["type", "status", "description"]);
+      // Not 1xx: Node sends those as interim responses, and the client would wait on.
       const status = checkNumber("fault.status", value.status, {
-        min: 100,
+        min: 200,
         max: 599,
         integer: true,
       });
@@ -1218,6 +1256,14 @@ function checkFault(fault: Fault): Fault {
       return { type, ms: checkDuration("fault.ms", value.ms) };
     case "result":
       rejectUnknownKeys("fault", value, ["type", "value"]);
+      // Checked now, not when a request finds it: it is sent as JSON.
+      try {
+        JSON.stringify(value.value);
+      } catch (error) {
+        throw new TypeError(
+          `Option \`fault.value\` must be JSON-serializable, but ${error instanceof Error ? error.message : String(error)}.`,
+        );
+      }
       return { type, value: value.value };
     default:
       rejectUnknownKeys("fault", value, ["type"]);

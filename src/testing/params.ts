@@ -37,12 +37,19 @@ export function parseParams(
       throw new BadRequestError("Bad Request: the JSON body must be an object");
     fromBody = value as Record<string, unknown>;
   }
-  return fromQuery === undefined ? fromBody : Object.assign(fromQuery, fromBody);
+  if (fromQuery === undefined) return fromBody;
+  for (const [key, value] of Object.entries(fromBody)) setParam(fromQuery, key, value);
+  return fromQuery;
+}
+
+/** Sets a parameter; `__proto__` would replace the object's prototype instead, so it is left out. */
+function setParam(params: Record<string, unknown>, key: string, value: unknown): void {
+  if (key !== "__proto__") params[key] = value;
 }
 
 function fromForm(search: URLSearchParams): Record<string, unknown> {
   const params: Record<string, unknown> = {};
-  for (const [key, value] of search) params[key] = decodeFormValue(value);
+  for (const [key, value] of search) setParam(params, key, decodeFormValue(value));
   return params;
 }
 
@@ -79,10 +86,13 @@ function parseMultipart(body: Buffer, contentType: string): Record<string, unkno
     if (name === undefined) continue;
     const file = /filename=(?:"([^"]*)"|([^;\r\n]*))/i.exec(head);
     const filename = file === null ? undefined : (file[1] ?? file[2]);
-    params[name] =
+    setParam(
+      params,
+      name,
       filename === undefined
         ? decodeFormValue(Buffer.from(content, "latin1").toString("utf8"))
-        : { filename, size: content.length };
+        : { filename, size: content.length },
+    );
   }
   return params;
 }

@@ -117,6 +117,13 @@ describe("basics", () => {
     await expect(createFakeBotApi({ token: "nope" })).rejects.toThrow(/options\.token/);
     await start();
     expect(() => api.inject({ type: "http", status: 42 })).toThrow(/fault\.status/);
+    // 1xx is an interim response in Node: the client would wait for good.
+    expect(() => api.inject({ type: "http", status: 103 })).toThrow(
+      /fault\.status.*from 200 to 599.*103/,
+    );
+    expect(() => api.inject({ type: "result", value: { big: 1n } })).toThrow(
+      /fault\.value` must be JSON-serializable/,
+    );
     expect(() => api.inject({ type: "boom" } as never)).toThrow(/fault\.type/);
     expect(() => api.inject({ type: "drop" }, { times: 0 })).toThrow(/options\.times/);
   });
@@ -419,6 +426,43 @@ describe("with a real bot", () => {
 });
 
 describe("waitFor and close", () => {
+  it("waitFor also sees conditions on the bot's side, which the server cannot see change", async () => {
+    await start();
+    let handled = 0;
+    const waiting = api.waitFor(() => handled === 1, 2_000);
+    setTimeout(() => {
+      handled = 1;
+    }, 30);
+    await expect(waiting).resolves.toBeUndefined();
+  });
+
+  it("waitFor sees updates dropped by a held poll's allowed_updates", async () => {
+    await start();
+    const poll = call("getUpdates", { allowed_updates: ["message"], timeout: 5 });
+    await api.waitFor((a) => a.stats.getUpdatesCalls === 1);
+    api.pushCallbackQuery({ fromId: 1, data: "skipped" });
+    await api.waitFor((a) => a.pending() === 0, 2_000);
+    api.pushMessage(1);
+    expect(ids((await poll).body.result)).toEqual([2]);
+  });
+
+  it("never crashes on odd input: a request it cannot handle gets a 400", async () => {
+    await start();
+    const odd = await call("sendMessage", { chat_id: { toString: 1 }, text: "x" });
+    expect(odd.status).toBe(400);
+    expect(odd.body).toMatchObject({ ok: false, error_code: 400 });
+    // A parameter named __proto__ is not taken for the object's prototype.
+    const proto = await fetch(
+      `${api.url}/bot${api.token}/getUpdates?__proto__=${encodeURIComponent('{"offset":5}')}`,
+    );
+    expect(proto.status).toBe(200);
+    expect(api.stats.confirmedOffset).toBe(0);
+    // A method named like an Object.prototype member is counted like any other.
+    await call("constructor");
+    expect(api.stats.methodCalls.constructor).toBe(1);
+    expect((await call("getMe")).status).toBe(200);
+  });
+
   it("waitFor resolves on a state change and rejects with the predicate after a timeout", async () => {
     await start();
     const waiting = api.waitFor((a) => a.pending() === 2);
