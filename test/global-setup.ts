@@ -27,19 +27,12 @@ export async function setup(): Promise<void> {
     packages: "external",
     logLevel: "warning",
   });
-  // The same worker as an ES module, to check that worker files of either kind load.
+  // ES modules: worker-echo again, to check that worker files of either kind
+  // load, and the .mts fixtures.
   await build({
-    entryPoints: [join(dir, "worker-echo.ts")],
-    outfile: join(dir, ".build", "worker-echo.mjs"),
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node18",
-    packages: "external",
-    logLevel: "warning",
-  });
-  await build({
-    entryPoints: names.filter((name) => name.endsWith(".mts")).map((name) => join(dir, name)),
+    entryPoints: ["worker-echo.ts", ...names.filter((name) => name.endsWith(".mts"))].map((name) =>
+      join(dir, name),
+    ),
     outdir: join(dir, ".build"),
     outExtension: { ".js": ".mjs" },
     bundle: true,
