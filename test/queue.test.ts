@@ -2,51 +2,13 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { HandlerTimeoutError, updateSignal } from "../src/context.js";
 import { DEFAULT_MAX_PARKED, DecayingDeque } from "../src/queue.js";
 import { sequentialize } from "../src/sequentialize.js";
-import { flush, type Gate, gate } from "./helpers/async.js";
+import { flush, type Gate, gate, gatedTasks } from "./helpers/async.js";
 
 /** A promise that settles when the test says so. */
 
 /** Fake only what the queue uses for deadlines, so that `flush` keeps working. */
 function fakeTime(): void {
   vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
-}
-
-/** A worker whose tasks each wait for their own gate; records start order. */
-function gatedWorker(): {
-  started: number[];
-  gates: Map<number, Gate>;
-  worker: (n: number) => Promise<void>;
-  running: () => number;
-  maxRunning: () => number;
-} {
-  const started: number[] = [];
-  const gates = new Map<number, Gate>();
-  let running = 0;
-  let max = 0;
-  return {
-    started,
-    gates,
-    running: () => running,
-    maxRunning: () => max,
-    worker: async (n) => {
-      started.push(n);
-      running++;
-      max = Math.max(max, running);
-      const g = gate();
-      gates.set(n, g);
-      try {
-        await g.promise;
-      } finally {
-        running--;
-      }
-    },
-  };
-}
-
-function open(gates: Map<number, Gate>, n: number): void {
-  const g = gates.get(n);
-  if (g === undefined) throw new Error(`task ${n} has not started`);
-  g.open();
 }
 
 const unhandled: unknown[] = [];
@@ -86,10 +48,10 @@ describe("DecayingDeque concurrency", () => {
 
   it("keeps a timeout longer than setTimeout allows (about 24.8 days) without a busy timer", async () => {
     fakeTime();
-    const w = gatedWorker();
+    const w = gatedTasks();
     const onTimeout = vi.fn();
     const days = 30 * 86_400_000;
-    const queue = new DecayingDeque<number>(days, w.worker, 1, vi.fn(), onTimeout);
+    const queue = new DecayingDeque<number>(days, w.run, 1, vi.fn(), onTimeout);
     void queue.add([1]);
     const timers = vi.spyOn(globalThis, "setTimeout");
     vi.advanceTimersByTime(1_000);
@@ -98,26 +60,26 @@ describe("DecayingDeque concurrency", () => {
     expect(onTimeout).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1);
     expect(onTimeout).toHaveBeenCalledTimes(1);
-    open(w.gates, 1);
+    w.open(1);
   });
 
   it("never runs more than `concurrency` tasks and starts waiting ones in order", async () => {
-    const w = gatedWorker();
-    const queue = new DecayingDeque<number>(Infinity, w.worker, 3, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const queue = new DecayingDeque<number>(Infinity, w.run, 3, vi.fn(), vi.fn());
     void queue.add([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(w.started).toEqual([0, 1, 2]);
 
-    open(w.gates, 1);
+    w.open(1);
     await flush();
     expect(w.started).toEqual([0, 1, 2, 3]);
 
-    open(w.gates, 0);
-    open(w.gates, 2);
+    w.open(0);
+    w.open(2);
     await flush();
     expect(w.started).toEqual([0, 1, 2, 3, 4, 5]);
 
     for (let n = 3; n < 10; n++) {
-      open(w.gates, n);
+      w.open(n);
       await flush();
     }
     expect(w.started).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -126,24 +88,24 @@ describe("DecayingDeque concurrency", () => {
   });
 
   it("keeps the cap across several add() calls", async () => {
-    const w = gatedWorker();
-    const queue = new DecayingDeque<number>(Infinity, w.worker, 2, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const queue = new DecayingDeque<number>(Infinity, w.run, 2, vi.fn(), vi.fn());
     void queue.add([0]);
     void queue.add([1, 2]);
     void queue.add([3]);
     expect(w.started).toEqual([0, 1]);
-    open(w.gates, 0);
+    w.open(0);
     await flush();
     expect(w.started).toEqual([0, 1, 2]);
-    open(w.gates, 2);
+    w.open(2);
     await flush();
     expect(w.started).toEqual([0, 1, 2, 3]);
     expect(w.maxRunning()).toBe(2);
   });
 
   it("add() resolves with the free capacity once all its elements started and a slot is free", async () => {
-    const w = gatedWorker();
-    const queue = new DecayingDeque<number>(Infinity, w.worker, 2, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const queue = new DecayingDeque<number>(Infinity, w.run, 2, vi.fn(), vi.fn());
     let resolved: number | undefined;
     void queue.add([0, 1, 2]).then((free) => {
       resolved = free;
@@ -151,19 +113,19 @@ describe("DecayingDeque concurrency", () => {
     await flush();
     expect(resolved).toBeUndefined();
 
-    open(w.gates, 0); // 2 starts, but the queue is full again
+    w.open(0); // 2 starts, but the queue is full again
     await flush();
     expect(w.started).toEqual([0, 1, 2]);
     expect(resolved).toBeUndefined();
 
-    open(w.gates, 1);
+    w.open(1);
     await flush();
     expect(resolved).toBe(1);
   });
 
   it("add() resolves at once with the free slots when there is room", async () => {
-    const w = gatedWorker();
-    const queue = new DecayingDeque<number>(Infinity, w.worker, 5, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const queue = new DecayingDeque<number>(Infinity, w.run, 5, vi.fn(), vi.fn());
     await expect(queue.add([0, 1])).resolves.toBe(3);
     await expect(queue.add([])).resolves.toBe(3);
   });
@@ -179,32 +141,32 @@ describe("DecayingDeque concurrency", () => {
       new DecayingDeque<number>(Infinity, async () => {}, 7, vi.fn(), vi.fn()).concurrency,
     ).toBe(7);
 
-    const w = gatedWorker();
-    const unbounded = new DecayingDeque<number>(Infinity, w.worker, true, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const unbounded = new DecayingDeque<number>(Infinity, w.run, true, vi.fn(), vi.fn());
     const elems = Array.from({ length: 1000 }, (_, i) => i);
     // Unbounded slots: the room reported is what could still be parked.
     await expect(unbounded.add(elems)).resolves.toBe(DEFAULT_MAX_PARKED);
     expect(w.started).toHaveLength(1000);
-    const noParkCap = new DecayingDeque<number>(Infinity, w.worker, true, vi.fn(), vi.fn(), {
+    const noParkCap = new DecayingDeque<number>(Infinity, w.run, true, vi.fn(), vi.fn(), {
       maxParked: Infinity,
     });
     await expect(noParkCap.add([1])).resolves.toBe(Infinity);
 
-    const v = gatedWorker();
-    const single = new DecayingDeque<number>(Infinity, v.worker, false, vi.fn(), vi.fn());
+    const v = gatedTasks();
+    const single = new DecayingDeque<number>(Infinity, v.run, false, vi.fn(), vi.fn());
     void single.add([0, 1]);
     expect(v.started).toEqual([0]);
   });
 
   it("counts running and waiting tasks in length and pendingTasks()", async () => {
-    const w = gatedWorker();
-    const queue = new DecayingDeque<number>(Infinity, w.worker, 2, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const queue = new DecayingDeque<number>(Infinity, w.run, 2, vi.fn(), vi.fn());
     expect(queue.length).toBe(0);
     expect(queue.pendingTasks()).toEqual([]);
     void queue.add([10, 11, 12, 13]);
     expect(queue.length).toBe(4);
     expect(queue.pendingTasks()).toEqual([10, 11, 12, 13]);
-    open(w.gates, 10);
+    w.open(10);
     await flush();
     expect(queue.length).toBe(3);
     expect(queue.pendingTasks()).toEqual([11, 12, 13]);
@@ -224,19 +186,19 @@ describe("DecayingDeque.empty()", () => {
   });
 
   it("resolves only when running and waiting tasks are all done", async () => {
-    const w = gatedWorker();
-    const queue = new DecayingDeque<number>(Infinity, w.worker, 1, vi.fn(), vi.fn());
+    const w = gatedTasks();
+    const queue = new DecayingDeque<number>(Infinity, w.run, 1, vi.fn(), vi.fn());
     void queue.add([0, 1, 2]);
     let done = false;
     void queue.empty().then(() => {
       done = true;
     });
-    open(w.gates, 0);
+    w.open(0);
     await flush();
-    open(w.gates, 1);
+    w.open(1);
     await flush();
     expect(done).toBe(false);
-    open(w.gates, 2);
+    w.open(2);
     await flush();
     expect(done).toBe(true);
   });
@@ -298,10 +260,10 @@ describe("DecayingDeque errors", () => {
 describe("DecayingDeque timeouts", () => {
   it("hands a slow task to catchTimeout once, frees its slot and does not wait for it", async () => {
     fakeTime();
-    const w = gatedWorker();
+    const w = gatedTasks();
     const catchTimeout = vi.fn<(elem: number, task: Promise<void>) => void>();
     const catchError = vi.fn<(err: unknown, elem: number) => void>();
-    const queue = new DecayingDeque<number>(100, w.worker, 1, catchError, catchTimeout);
+    const queue = new DecayingDeque<number>(100, w.run, 1, catchError, catchTimeout);
     void queue.add([0, 1]);
     let emptied = false;
     void queue.empty().then(() => {
@@ -320,7 +282,7 @@ describe("DecayingDeque timeouts", () => {
     expect(w.started).toEqual([0, 1]);
     expect(queue.pendingTasks()).toEqual([1]);
 
-    open(w.gates, 1);
+    w.open(1);
     await flush();
     expect(emptied).toBe(true); // task 0 is still running
     expect(queue.length).toBe(0);
@@ -351,9 +313,9 @@ describe("DecayingDeque timeouts", () => {
 
   it("times several tasks out in deadline order", async () => {
     fakeTime();
-    const w = gatedWorker();
+    const w = gatedTasks();
     const timedOut: Array<[number, number]> = [];
-    const queue = new DecayingDeque<number>(100, w.worker, Infinity, vi.fn(), (elem) => {
+    const queue = new DecayingDeque<number>(100, w.run, Infinity, vi.fn(), (elem) => {
       timedOut.push([elem, Date.now()]);
     });
     const t0 = Date.now();
@@ -362,7 +324,7 @@ describe("DecayingDeque timeouts", () => {
     void queue.add([1, 2]);
     await vi.advanceTimersByTimeAsync(30);
     void queue.add([3]);
-    open(w.gates, 2); // finishes in time: never timed out
+    w.open(2); // finishes in time: never timed out
 
     await vi.advanceTimersByTimeAsync(39);
     expect(timedOut).toEqual([]);
@@ -401,7 +363,7 @@ describe("DecayingDeque timeouts", () => {
     const early: AbortSignal[] = [];
     const late: AbortSignal[] = [];
     const sameAfterAwait: boolean[] = [];
-    const w = gatedWorker();
+    const w = gatedTasks();
     const elems = [{ n: 0 }, { n: 1 }];
     const queue = new DecayingDeque<{ n: number }>(
       250,
@@ -410,11 +372,11 @@ describe("DecayingDeque timeouts", () => {
         if (n === 0) {
           const signal = updateSignal(elem);
           if (signal !== undefined) early.push(signal);
-          await w.worker(n);
+          await w.run(n);
           // Same scope after an await: same signal.
           sameAfterAwait.push(updateSignal(elem) === signal);
         } else {
-          await w.worker(n);
+          await w.run(n);
           const signal = updateSignal({ update: elem });
           if (signal !== undefined) late.push(signal);
         }
@@ -433,13 +395,13 @@ describe("DecayingDeque timeouts", () => {
     expect(early[0].reason).toBeInstanceOf(HandlerTimeoutError);
     expect((early[0].reason as HandlerTimeoutError).milliseconds).toBe(250);
 
-    open(w.gates, 1);
+    w.open(1);
     await flush();
     expect(late).toHaveLength(1);
     expect(late[0].aborted).toBe(true);
     expect(late[0].reason).toBeInstanceOf(HandlerTimeoutError);
 
-    open(w.gates, 0);
+    w.open(0);
     await flush();
     expect(sameAfterAwait).toEqual([true]);
     // Done: the update's scope is gone.

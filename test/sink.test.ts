@@ -7,45 +7,12 @@ import {
   type UpdateConsumer,
   type UpdateSink,
 } from "../src/sink.js";
-import { flush, type Gate, gate } from "./helpers/async.js";
+import { flush, gatedTasks } from "./helpers/async.js";
 
 /** A consumer whose updates each wait for their own gate. */
-function gatedConsumer(): UpdateConsumer<number> & {
-  started: number[];
-  finished: number[];
-  gates: Map<number, Gate>;
-  maxRunning: () => number;
-  open: (n: number) => void;
-} {
-  const started: number[] = [];
-  const finished: number[] = [];
-  const gates = new Map<number, Gate>();
-  let running = 0;
-  let max = 0;
-  return {
-    started,
-    finished,
-    gates,
-    maxRunning: () => max,
-    open: (n) => {
-      const g = gates.get(n);
-      if (g === undefined) throw new Error(`update ${n} has not started`);
-      g.open();
-    },
-    consume: async (n) => {
-      started.push(n);
-      running++;
-      max = Math.max(max, running);
-      const g = gate();
-      gates.set(n, g);
-      try {
-        await g.promise;
-        finished.push(n);
-      } finally {
-        running--;
-      }
-    },
-  };
+function gatedConsumer(): UpdateConsumer<number> & ReturnType<typeof gatedTasks> {
+  const tasks = gatedTasks();
+  return { ...tasks, consume: tasks.run };
 }
 
 /** Tracks whether a promise has settled, and with what. */
