@@ -131,6 +131,8 @@ const ALLOCATION_SLACK = 64 * 1024;
  */
 const INLINE_SYNC_LIMIT_MS = 1;
 const DEFAULT_SETTLE_DELAY_MS = 10;
+/** The largest encoding buffer a journal keeps between rounds. */
+const MAX_KEPT_ENCODER_BYTES = 1024 * 1024;
 
 /**
  * Update objects handed to the bot from a journal rather than from Telegram.
@@ -292,8 +294,12 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private syncCost = 0;
   private unsettled = new Unsettled();
   private offset: number | undefined;
-  /** Records (JSON objects) waiting for the writer, which numbers and checksums them. */
+  /**
+   * Records waiting for the writer, which numbers and checksums them: JSON
+   * objects without their opening brace, where the writer puts the round.
+   */
   private lines: string[] = [];
+  private readonly encoder = new RoundEncoder();
   private settled: number[] = [];
   /** Callers waiting for the next fsync. */
   private waiters: Waiter[] = [];
@@ -369,7 +375,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.offset = offset;
     // Settles so far go first: one of them may be of an id this batch brings again.
     this.takeSettled();
-    this.lines.push(`{"o":${JSON.stringify(offset)},"u":${text}}`);
+    this.lines.push(`"o":${JSON.stringify(offset)},"u":${text}}`);
     return this.durable();
   }
 
@@ -432,7 +438,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   /** Moves the buffered settles into a record, in order with the batches around them. */
   private takeSettled(): void {
     if (this.settled.length === 0) return;
-    this.lines.push(`{"s":[${this.settled.join(",")}]}`);
+    this.lines.push(`"s":[${this.settled.join(",")}]}`);
     this.settled = [];
   }
 
@@ -469,7 +475,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         const fd = this.fd;
         if (fd === undefined) throw new Error("the log file is not open");
         if (lines.length > 0) {
-          const data = numbered(++this.rounds, lines);
+          const data = this.encoder.encode(++this.rounds, lines);
           // Synchronous: copying a batch into the page cache takes microseconds,
           // far less than a round trip through the thread pool, and the fsync
           // (the slow part) then starts at once rather than once the event loop
@@ -868,19 +874,52 @@ function readOffset(value: unknown, path: string, line: number): number | undefi
  * damaged one. Encoded once, the checksum taken over the encoded bytes.
  */
 function record(json: string): Buffer {
-  const length = Buffer.byteLength(json);
-  const line = Buffer.allocUnsafe(length + 10);
-  line.write(json, 9);
-  line.write(crc32(line.subarray(9, 9 + length)), 0, "latin1");
-  line[8] = 0x20; // " "
-  line[9 + length] = 0x0a; // "\n"
-  return line;
+  const buffer = Buffer.allocUnsafe(Buffer.byteLength(json) + 10);
+  putRecord(buffer, 0, "", json);
+  return buffer;
 }
 
-/** One writer round: each record, numbered `{"r":round,...}`, then checksummed. */
-function numbered(round: number, lines: string[]): Buffer {
-  const records = lines.map((json) => record(`{"r":${round},${json.slice(1)}`));
-  return records.length === 1 ? records[0] : Buffer.concat(records);
+/**
+ * Writes the record of `head + body` (both JSON text, `head` ASCII) into
+ * `buffer` at `at`, which has room for it; returns where the record ends.
+ */
+function putRecord(buffer: Buffer, at: number, head: string, body: string): number {
+  const start = at + 9;
+  const middle = start + buffer.write(head, start, "latin1");
+  const end = middle + buffer.write(body, middle);
+  buffer.write(crc32(buffer.subarray(start, end)), at, "latin1");
+  buffer[at + 8] = 0x20; // " "
+  buffer[end] = 0x0a; // "\n"
+  return end + 1;
+}
+
+/**
+ * Encodes writer rounds into one buffer that is kept from round to round:
+ * allocating a fresh one for each 20 KB batch took longer than encoding the
+ * batch into it. A round too large to keep a buffer for (a backlog written
+ * at once while a slow disk syncs) gets one of its own.
+ */
+class RoundEncoder {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+
+  /**
+   * The records of one round, each `{"r":round,` followed by one of `bodies`
+   * (record JSON without its opening brace). Valid until the next call.
+   */
+  encode(round: number, bodies: readonly string[]): Buffer {
+    const head = `{"r":${round},`;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    let room = 0;
+    for (const body of bodies) room += head.length + 3 * body.length + 10;
+    let buffer = this.buffer;
+    if (buffer.length < room) {
+      buffer = Buffer.allocUnsafe(room);
+      if (room <= MAX_KEPT_ENCODER_BYTES) this.buffer = buffer;
+    }
+    let end = 0;
+    for (const body of bodies) end = putRecord(buffer, end, head, body);
+    return buffer.subarray(0, end);
+  }
 }
 
 /** The record of a line, or `undefined` if the line is not a checksummed JSON record. */

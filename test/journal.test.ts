@@ -125,6 +125,28 @@ describe("fileJournal", () => {
     expect((await journal.open()).pending.map((u) => u.update_id)).toEqual([1, 3, 4]);
   });
 
+  it("reads back rounds of every size and script exactly as they were appended", async () => {
+    const journal = journalIn();
+    await journal.open();
+    // A small round, one past the encoder's first buffer (64 KB), one past
+    // what it keeps (1 MiB: about 3 MB of UTF-8), then a small one again.
+    const text = (from: number, count: number, unit: string, repeat: number): U[] =>
+      updates(from, count).map((u) => ({ ...u, text: `${u.text} ${unit.repeat(repeat)}` }));
+    const rounds = [
+      text(1, 3, "é", 10),
+      text(4, 100, "x", 1_000),
+      text(104, 100, "漢😀", 5_000),
+      text(204, 2, "ok", 1),
+    ];
+    for (const round of rounds) await journal.append(round, round[round.length - 1].update_id + 1);
+    journal.settle(2);
+    await journal.flush();
+    await crash();
+    const recovery = await expectOpenAfterCrash(journalIn());
+    expect(recovery.pending).toEqual(rounds.flat().filter((u) => u.update_id !== 2));
+    expect(recovery.offset).toBe(206);
+  });
+
   it("writes settle records lazily, without an explicit flush", async () => {
     const journal = journalIn(dir, { settleDelayMilliseconds: 1 });
     await journal.open();
