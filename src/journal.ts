@@ -1,17 +1,10 @@
 import { fdatasyncSync, writeSync } from "node:fs";
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readFile,
-  realpath,
-  rename,
-  stat,
-  unlink,
-} from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as zlib from "node:zlib";
 import type { Update } from "grammy/types";
+import { errorCode, fsError, removeFile } from "./files.js";
+import { JournalLock } from "./journal-lock.js";
 import { describeError, logger } from "./log.js";
 import { checkNumber, optionalObject, rejectUnknownKeys, show } from "./options.js";
 import { Unsettled } from "./unsettled.js";
@@ -115,8 +108,6 @@ const FILE_JOURNAL_KEYS = ["compactBytes", "settleDelayMilliseconds"] as const;
 const LOG_NAME = "journal.log";
 const LOCK_NAME = "journal.lock";
 const SPARE_NAME = "journal.spare";
-/** A takeover file older than this was left by a process that died taking a stale lock over. */
-const STALE_TAKEOVER_MS = 10_000;
 const FORMAT = "grammy-runner";
 const VERSION = 2;
 const DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024;
@@ -138,7 +129,7 @@ const MAX_KEPT_ENCODER_BYTES = 1024 * 1024;
  * Update objects handed to the bot from a journal rather than from Telegram.
  * A WeakSet of the very objects passed to `bot.handleUpdate`, since grammY's
  * `ctx.update` is that object: nothing to copy, nothing to clean up. Shared
- * through the global object, like the lock registry below, so that a handler
+ * through the global object, like the registry of held locks, so that a handler
  * importing `isReplayed` from the other build (ESM or CJS) still sees it.
  */
 const REPLAYED_KEY = Symbol.for("grammy-runner.replayed-updates");
@@ -219,8 +210,11 @@ export function checkJournal<Y extends { update_id: number }>(value: unknown): U
  * that is compacted as entries settle (preallocated to `compactBytes`, 8 MiB
  * by default, while the runner runs, with `journal.spare` of that size ready
  * for the next compaction), and `journal.lock`, which holds the
- * owner's pid: a second process opening the same directory fails at once; a
- * lock left by a dead process is taken over. Each record is checksummed, so a
+ * owner's pid and host name: a second process opening the same directory
+ * fails at once, even from another host or container. A lock is taken over
+ * when its process is dead, or when it has gone 30 s untouched (its owner
+ * touches it every 10 s), the only test that works across hosts and
+ * containers. Each record is checksummed, so a
  * record torn by a crash mid-write is discarded. The log contains the updates
  * (user messages), so it is created readable by its owner only.
  *
@@ -266,22 +260,16 @@ interface Waiter {
   reject: (error: Error) => void;
 }
 
-/** Lock files held by this process, shared by every copy of this module (ESM and CJS). */
-const registry = globalThis as Record<symbol, Set<string> | undefined>;
-const HELD_KEY = Symbol.for("grammy-runner.journal-locks");
-const held: Set<string> = registry[HELD_KEY] ?? new Set();
-registry[HELD_KEY] = held;
-
 class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private readonly path: string;
-  private readonly lockPath: string;
+  private readonly lock: JournalLock;
   private readonly sparePath: string;
+  /** The open in progress, for a close() meanwhile. */
+  private opening: Promise<JournalRecovery<Y>> | undefined;
   /** The close in progress, for callers of close() or flush() meanwhile. */
   private closing: Promise<void> | undefined;
   /** The zero-filled file the next compaction writes into: its size once ready, 0 if that failed. */
   private spare: Promise<number> | undefined;
-  /** The lock's real path: two spellings of one directory (symlinks) must not both own it. */
-  private lockKey = "";
   private state: "closed" | "opening" | "open" | "closing" = "closed";
   private fd: FileHandle | undefined;
   /** Where the log's records end; the file may go on with preallocated zeros. */
@@ -316,16 +304,21 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     private readonly settleDelay: number,
   ) {
     this.path = join(dir, LOG_NAME);
-    this.lockPath = join(dir, LOCK_NAME);
+    this.lock = new JournalLock(dir, join(dir, LOCK_NAME), (error) => this.fail(error));
     this.sparePath = join(dir, SPARE_NAME);
   }
 
-  async open(): Promise<JournalRecovery<Y>> {
+  open(): Promise<JournalRecovery<Y>> {
     if (this.state !== "closed")
-      throw new Error(
-        `The journal ${this.path} is already open; close it before opening it again.`,
+      return Promise.reject(
+        new Error(`The journal ${this.path} is already open; close it before opening it again.`),
       );
     this.state = "opening";
+    this.opening = this.load();
+    return this.opening;
+  }
+
+  private async load(): Promise<JournalRecovery<Y>> {
     let pending: Y[];
     try {
       try {
@@ -333,7 +326,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       } catch (error) {
         throw fsError(`Cannot create the journal directory ${this.dir}`, error);
       }
-      await this.lock();
+      await this.lock.acquire();
       try {
         const { updates, offset, discarded } = parseLog<Y>(await this.read(), this.path);
         if (discarded > 0)
@@ -346,7 +339,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         // new records never follow garbage.
         await this.compact();
       } catch (error) {
-        await this.unlock();
+        await this.lock.release();
         throw error;
       }
     } catch (error) {
@@ -403,6 +396,12 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   }
 
   close(): Promise<void> {
+    // Once open, close; a failed open holds nothing.
+    if (this.state === "opening")
+      return (this.opening ?? Promise.resolve()).then(
+        () => this.close(),
+        () => undefined,
+      );
     if (this.state === "closing") return this.closing ?? Promise.resolve();
     if (this.state !== "open") return Promise.resolve();
     this.closing = this.shutDown();
@@ -428,7 +427,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       this.lines = [];
       this.settled = [];
       await this.dropSpare();
-      await this.unlock();
+      await this.lock.release();
       this.state = "closed";
       log(`closed ${this.path}`);
     }
@@ -574,7 +573,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       spareSize = await this.spare;
       this.spare = undefined;
       // A spare that could not be made (a full disk) is not left behind.
-      if (spareSize === 0) await removeFile(this.sparePath);
+      if (spareSize === 0) await removeFile(this.sparePath, log);
     }
     const target = spareSize > 0 ? this.sparePath : `${this.path}.tmp`;
     try {
@@ -594,7 +593,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       }
       await rename(target, this.path);
     } catch (error) {
-      await removeFile(target);
+      await removeFile(target, log);
       throw fsError(`Compacting the journal ${this.path} failed`, error);
     }
     const old = this.fd;
@@ -642,7 +641,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.spare = undefined;
     if (spare === undefined) return;
     await spare;
-    await removeFile(this.sparePath);
+    await removeFile(this.sparePath, log);
   }
 
   private async read(): Promise<string> {
@@ -651,129 +650,6 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     } catch (error) {
       if (errorCode(error) === "ENOENT") return "";
       throw fsError(`Cannot read the journal ${this.path}`, error);
-    }
-  }
-
-  /**
-   * Creates the lock file with O_EXCL, so that of two processes exactly one
-   * wins; the loser reads the pid inside and fails unless that process is dead.
-   */
-  private async lock(): Promise<void> {
-    this.lockKey = join(await realpath(this.dir), LOCK_NAME);
-    if (held.has(this.lockKey))
-      throw new Error(
-        `The journal in ${this.dir} is already in use by this process (lock ${this.lockPath}); give each runner its own journal directory.`,
-      );
-    // Claimed before the first await: a second open() in this process must
-    // not see our pid in a lock file not yet registered and call it stale.
-    held.add(this.lockKey);
-    try {
-      await this.createLock();
-    } catch (error) {
-      held.delete(this.lockKey);
-      throw error;
-    }
-  }
-
-  private async createLock(): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        const file = await open(this.lockPath, "wx", 0o600);
-        try {
-          await file.writeFile(`${process.pid}\n`);
-        } finally {
-          await file.close();
-        }
-        return;
-      } catch (error) {
-        if (errorCode(error) !== "EEXIST")
-          throw fsError(`Cannot create the journal lock ${this.lockPath}`, error);
-      }
-      const owner = await this.lockOwner();
-      if (owner === "gone") continue;
-      if (owner !== "stale") throw this.inUse(`process ${owner}`);
-      await this.removeStaleLock();
-    }
-    throw new Error(
-      `Could not take the journal lock ${this.lockPath}: it keeps being created by another process.`,
-    );
-  }
-
-  /**
-   * Removes a lock whose owner is dead. Several processes may find it stale
-   * at once, and one could then remove the fresh lock another has just
-   * made; so only the one that creates the takeover file goes on, and it
-   * checks again under it that the lock is still the stale one.
-   */
-  private async removeStaleLock(): Promise<void> {
-    const guardPath = `${this.lockPath}.takeover`;
-    let guard: FileHandle;
-    try {
-      guard = await open(guardPath, "wx", 0o600);
-    } catch (error) {
-      if (errorCode(error) !== "EEXIST")
-        throw fsError(`Cannot create the journal lock ${guardPath}`, error);
-      // One left by a process that died while taking over goes after a while.
-      const age =
-        Date.now() - (await stat(guardPath).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > STALE_TAKEOVER_MS) {
-        await removeFile(guardPath);
-        return;
-      }
-      throw this.inUse("another process, which is taking the stale lock over right now");
-    }
-    try {
-      if ((await this.lockOwner()) === "stale") {
-        log(`taking over the stale lock ${this.lockPath}`);
-        await unlink(this.lockPath).catch((error: unknown) => {
-          if (errorCode(error) !== "ENOENT")
-            throw fsError(`Cannot remove the stale journal lock ${this.lockPath}`, error);
-        });
-      }
-    } finally {
-      await guard.close();
-      await removeFile(guardPath);
-    }
-  }
-
-  private inUse(owner: string): Error {
-    return new Error(
-      `The journal in ${this.dir} is in use by ${owner} (lock ${this.lockPath}): only one bot process may use a journal directory. Stop that process, or give this one another directory.`,
-    );
-  }
-
-  /** The live pid holding the lock, `"stale"` if its owner is gone, `"gone"` if the file is. */
-  private async lockOwner(): Promise<number | "stale" | "gone"> {
-    for (let look = 0; ; look++) {
-      let text: string;
-      try {
-        text = await readFile(this.lockPath, "utf8");
-      } catch (error) {
-        if (errorCode(error) === "ENOENT") return "gone";
-        throw fsError(`Cannot read the journal lock ${this.lockPath}`, error);
-      }
-      // An empty lock may be one being created right now: look again shortly.
-      if (text.trim() === "" && look < 3) {
-        await new Promise((wake) => setTimeout(wake, 50));
-        continue;
-      }
-      const pid = Number(text.trim());
-      if (!Number.isSafeInteger(pid) || pid <= 0) return "stale";
-      // Our own pid, yet not held by us: a previous incarnation with the same
-      // pid (pid 1 in a restarted container) crashed.
-      if (pid === process.pid) return "stale";
-      return isAlive(pid) ? pid : "stale";
-    }
-  }
-
-  private async unlock(): Promise<void> {
-    if (!held.delete(this.lockKey)) return;
-    try {
-      // Remove only our own lock, never one another process has taken over.
-      const text = await readFile(this.lockPath, "utf8");
-      if (Number(text.trim()) === process.pid) await unlink(this.lockPath);
-    } catch (error) {
-      log(`could not remove the lock ${this.lockPath}: ${describeError(error)}`);
     }
   }
 }
@@ -971,15 +847,6 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
-/** Removes a file if it is there; only logs a failure, since nothing depends on it. */
-async function removeFile(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (errorCode(error) !== "ENOENT") log(`could not remove ${path}: ${describeError(error)}`);
-  }
-}
-
 /** Writes zeros from `start` up to `end`, {@link ZERO_STEP} at a time, with `syncEach` fsyncing each. */
 async function writeZeros(
   file: FileHandle,
@@ -1008,26 +875,6 @@ async function syncDirectory(dir: string): Promise<void> {
   } finally {
     await handle?.close().catch(noop);
   }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to another user.
-    return errorCode(error) === "EPERM";
-  }
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function fsError(message: string, cause: unknown): Error {
-  if (cause instanceof Error && cause.message.startsWith(message)) return cause;
-  return new Error(`${message}: ${describeError(cause)}`, { cause });
 }
 
 function noop(): void {}

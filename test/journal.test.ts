@@ -11,7 +11,7 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileJournal, isReplayed, run, type UpdateJournal } from "../src/index.js";
@@ -23,6 +23,8 @@ interface U {
 }
 
 let dir: string;
+/** What this process writes into a lock it takes. */
+const ownLock = `${process.pid}\n${hostname()}\n`;
 const opened: UpdateJournal<U>[] = [];
 
 beforeEach(() => {
@@ -114,6 +116,22 @@ describe("fileJournal", () => {
     await journal.flush();
     closed();
     await again;
+  });
+
+  it("closes once open when close() is called while open() is still running", async () => {
+    const journal = journalIn();
+    const opening = journal.open();
+    const closing = journal.close();
+    await expect(opening).resolves.toEqual({ pending: [], offset: undefined });
+    await closing;
+    expect(existsSync(join(dir, "journal.lock"))).toBe(false);
+    await expect(journal.append(updates(1, 1), 2)).rejects.toThrow("is not open");
+    // A close() during an open() that fails is quiet: there is nothing to close.
+    writeFileSync(join(dir, "journal.log"), "not a journal\n");
+    const failing = journalIn();
+    const failedOpen = failing.open();
+    await failing.close();
+    await expect(failedOpen).rejects.toThrow("is not a grammy-runner journal");
   });
 
   it("keeps unsettled updates across a clean close and reopen", async () => {
@@ -244,10 +262,10 @@ describe("fileJournal", () => {
     );
   });
 
-  it("lets only one owner open a directory; the lock holds the pid and goes on close", async () => {
+  it("lets only one owner open a directory; the lock holds pid and host and goes on close", async () => {
     const first = journalIn();
     await first.open();
-    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
     await expect(journalIn().open()).rejects.toThrow(/already in use by this process/);
     await first.close();
     expect(() => readFileSync(join(dir, "journal.lock"))).toThrow(/ENOENT/);
@@ -282,7 +300,7 @@ describe("fileJournal", () => {
     writeFileSync(join(dir, "journal.lock"), `${pid}\n`);
     const journal = journalIn();
     await journal.open();
-    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
     expect(existsSync(join(dir, "journal.lock.takeover"))).toBe(false);
   });
 
@@ -305,7 +323,7 @@ describe("fileJournal", () => {
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(guard, minuteAgo, minuteAgo);
     await journalIn().open();
-    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
     expect(existsSync(guard)).toBe(false);
   });
 
@@ -459,7 +477,7 @@ describe("fileJournal", () => {
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const failure = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     expect(String(failure.reason)).toMatch(/already in use by this process/);
-    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
   });
 
   it("keeps append order through out-of-order settles, duplicates and ids that start over", async () => {
