@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { readFileSync, readlinkSync, utimesSync } from "node:fs";
 import { type FileHandle, open, readFile, realpath, stat, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -14,58 +16,93 @@ registry[HELD_KEY] = held;
 
 /** A takeover file older than this was left by a process that died taking a stale lock over. */
 const STALE_TAKEOVER_MS = 10_000;
-/** How often an owner touches its lock's modification time, to show that it lives. */
-const LEASE_REFRESH_MS = 10_000;
+/** How often an owner touches its lock (its modification time), to show that it lives. */
+const TOUCH_MS = 10_000;
 /**
- * A lock left untouched this long is stale even if its pid is alive, or is
- * one that cannot be checked: a process on another host, or in another
- * container (another pid namespace), where our pid numbers mean nothing.
+ * How long a lock whose owner cannot be proven dead is watched for a touch
+ * before it is taken over: longer than {@link TOUCH_MS}, measured on this
+ * process's own clock, since another host's clock may be off.
  */
-const LEASE_STALE_MS = 30_000;
+const WATCH_MS = 15_000;
+/** A live pid's lock touched within this long (on this host's clock) is in use, no watching needed. */
+const FRESH_MS = 30_000;
+/**
+ * An owner that has not managed to touch its lock for this long (it was
+ * paused, or its event loop blocked) checks that it still holds it before
+ * writing, since others may have watched it go quiet and taken it over.
+ */
+const RECHECK_MS = 12_000;
 
-/** Who holds a lock, as its file says: `pid\nhost\n`. */
+/** This process's pid namespace: pids from another one (another container) mean nothing here. */
+const PID_NAMESPACE = (() => {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return ""; // not Linux: one namespace
+  }
+})();
+
+/** What a lock file says: `pid\nhost\npid namespace\ntoken\n`. */
 interface Owner {
+  /** 0 if the file names no pid: being written right now, or garbage. */
   pid: number;
-  /** `os.hostname()` of the owner; empty in a lock written before hosts were recorded. */
+  /** `os.hostname()`; empty in a lock written by a version that recorded only the pid. */
   host: string;
-  /** Milliseconds since the owner last touched the lock. */
-  age: number;
+  namespace: string;
+  /** Random, one per acquire: tells this lock from any other with the same pid and host. */
+  token: string;
+  /** The file's modification time, in milliseconds since the epoch. */
+  modified: number;
 }
 
 /**
  * The lock of a journal directory: a file created with O_EXCL, so that of two
- * processes exactly one wins, holding the owner's pid and host name. The
- * owner touches it every 10 s. A lock is stale, and taken over, when its pid
- * is dead on this host, or when it has not been touched for 30 s: that also
- * covers a process on another host or in another container sharing the
- * directory, whose pid cannot be checked from here (a container's bot is
- * often pid 1, just like ours). A container restarted after a crash keeps its
- * host name, so its lock is taken over at once.
+ * processes exactly one wins. It names its owner (pid, host name, pid
+ * namespace and a random token), and the owner touches it every 10 s.
+ *
+ * Another process takes it over at once when the owner is provably gone: a
+ * dead pid in the same host and pid namespace. Otherwise (a process on
+ * another host, or in another container, whose pid cannot be checked from
+ * here; or a live pid that stopped touching the lock, a reused pid) it
+ * watches the lock for 15 s on its own clock, and takes it over only if
+ * nobody touched it meanwhile. A live pid that touched its lock in the last
+ * 30 s is in use: the second process fails at once.
  *
  * @example
  * ```ts
  * const lock = new JournalLock(dir, join(dir, "journal.lock"), (error) => stopWriting(error));
  * await lock.acquire(); // rejects, naming the owner, while another process holds it
- * try { ... } finally { await lock.release(); }
+ * lock.ensureHeld(); // before each write: throws if another process has taken it over
+ * await lock.release();
  * ```
  */
 export class JournalLock {
   private readonly host = hostname();
   /** The lock's real path: two spellings of one directory (symlinks) must not both own it. */
   private key = "";
+  private token = "";
   private timer: NodeJS.Timeout | undefined;
-  private refreshing = false;
+  /** `performance.now()` of the last touch that found the lock ours. */
+  private touched = 0;
+  private lost: Error | undefined;
 
   /**
    * @param dir The journal directory, named in errors
    * @param path The lock file
-   * @param onLost Called if, while held, the lock is removed or taken over
+   * @param onLost Called once if, while held, the lock is found removed or taken over
+   * @param watchMs How long a lock that may be alive is watched (tests shorten it)
    */
   constructor(
     private readonly dir: string,
     readonly path: string,
     private readonly onLost: (error: Error) => void,
+    private readonly watchMs = WATCH_MS,
   ) {}
+
+  /** Whether the lock was found taken over while held: then leave every file of the directory alone. */
+  get isLost(): boolean {
+    return this.lost !== undefined;
+  }
 
   /** Takes the lock, or rejects with an error naming the process that holds it. */
   async acquire(): Promise<void> {
@@ -83,18 +120,51 @@ export class JournalLock {
       held.delete(this.key);
       throw error;
     }
-    this.timer = setInterval(() => void this.refresh(), LEASE_REFRESH_MS);
+    this.lost = undefined;
+    this.touched = performance.now();
+    this.timer = setInterval(() => void this.touch(this.token), TOUCH_MS);
     this.timer.unref();
+  }
+
+  /**
+   * Throws if the lock is no longer ours. Costs a comparison unless this
+   * process has not touched the lock for a while (it was paused): then it
+   * reads the lock, since a writer that lost it must not write on.
+   */
+  ensureHeld(): void {
+    if (this.lost !== undefined) throw this.lost;
+    if (performance.now() - this.touched < RECHECK_MS) return;
+    let owner: Owner | "gone";
+    try {
+      owner = parseOwner(readFileSync(this.path, "utf8"), 0);
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT") return; // cannot tell; the next touch will
+      owner = "gone";
+    }
+    if (!this.isOurs(owner)) {
+      this.lose(owner);
+      throw this.lost;
+    }
+    try {
+      const now = new Date();
+      utimesSync(this.path, now, now);
+      this.touched = performance.now();
+    } catch (error) {
+      log(`could not touch the lock ${this.path}: ${describeError(error)}`);
+    }
   }
 
   /** Gives the lock up: removes the file if it is still ours. */
   async release(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    const token = this.token;
+    this.token = "";
     if (!held.delete(this.key)) return;
     try {
       // Remove only our own lock, never one another process has taken over.
-      if (this.isOurs(await this.owner())) await unlink(this.path);
+      const owner = await this.read();
+      if (typeof owner === "object" && owner.token === token) await unlink(this.path);
     } catch (error) {
       log(`could not remove the lock ${this.path}: ${describeError(error)}`);
     }
@@ -102,13 +172,15 @@ export class JournalLock {
 
   private async create(): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
+      const token = randomUUID();
       try {
         const file = await open(this.path, "wx", 0o600);
         try {
-          await file.writeFile(`${process.pid}\n${this.host}\n`);
+          await file.writeFile(`${process.pid}\n${this.host}\n${PID_NAMESPACE}\n${token}\n`);
         } finally {
           await file.close();
         }
+        this.token = token;
         return;
       } catch (error) {
         if (errorCode(error) !== "EEXIST")
@@ -116,8 +188,8 @@ export class JournalLock {
       }
       const owner = await this.liveOwner();
       if (owner === "gone") continue;
-      if (owner !== "stale") throw this.inUse(describeOwner(owner, this.host));
-      await this.removeStale();
+      if (!("stale" in owner)) throw this.inUse(owner);
+      await this.removeStale(owner.stale);
     }
     throw new Error(
       `Could not take the journal lock ${this.path}: it keeps being created by another process.`,
@@ -125,12 +197,12 @@ export class JournalLock {
   }
 
   /**
-   * Removes a lock whose owner is gone. Several processes may find it stale
-   * at once, and one could then remove the fresh lock another has just
-   * made; so only the one that creates the takeover file goes on, and it
-   * checks again under it that the lock is still the stale one.
+   * Removes the lock `stale`, whose owner is gone. Several processes may find
+   * it stale at once, and one could then remove the fresh lock another has
+   * just made; so only the one that creates the takeover file goes on, and
+   * it checks under it that the lock is still the very one it found stale.
    */
-  private async removeStale(): Promise<void> {
+  private async removeStale(stale: Owner): Promise<void> {
     const guardPath = `${this.path}.takeover`;
     let guard: FileHandle;
     try {
@@ -148,7 +220,7 @@ export class JournalLock {
       throw this.inUse("another process, which is taking the stale lock over right now");
     }
     try {
-      if ((await this.liveOwner()) === "stale") {
+      if (sameLock(await this.read(), stale)) {
         log(`taking over the stale lock ${this.path}`);
         await unlink(this.path).catch((error: unknown) => {
           if (errorCode(error) !== "ENOENT")
@@ -161,87 +233,125 @@ export class JournalLock {
     }
   }
 
-  private inUse(owner: string): Error {
+  private inUse(owner: Owner | string): Error {
+    const who =
+      typeof owner === "string"
+        ? owner
+        : owner.pid === 0
+          ? "a process that is writing the lock right now"
+          : describeOwner(owner, this.host);
     return new Error(
-      `The journal in ${this.dir} is in use by ${owner} (lock ${this.path}): only one bot process may use a journal directory. Stop that process, or give this one another directory.`,
+      `The journal in ${this.dir} is in use by ${who} (lock ${this.path}): only one bot process may use a journal directory. Stop that process, or give this one another directory.`,
     );
   }
 
-  /** The lock's owner if it may be alive, `"stale"` if it is gone, `"gone"` if the file is. */
-  private async liveOwner(): Promise<Owner | "stale" | "gone"> {
-    const owner = await this.owner();
-    if (owner === "gone" || owner === "unreadable") return owner === "gone" ? "gone" : "stale";
-    if (owner.host !== "" && owner.age > LEASE_STALE_MS) return "stale";
-    // Another host or container: its pid means nothing here; only the age tells.
-    if (owner.host !== "" && owner.host !== this.host) return owner;
-    // Our own pid, yet not held by us: a previous incarnation with the same
-    // pid (pid 1 in a restarted container) crashed.
-    if (owner.pid === process.pid) return "stale";
-    return isAlive(owner.pid) ? owner : "stale";
+  /**
+   * The lock's owner if it may be alive, `{ stale }` with what was read if it
+   * is not, `"gone"` if there is no lock file. A lock whose owner can be
+   * proven neither dead nor alive is watched for a touch first.
+   */
+  private async liveOwner(): Promise<Owner | { stale: Owner } | "gone"> {
+    const owner = await this.read();
+    if (owner === "gone") return "gone";
+    if (owner.pid !== 0 && this.checksPid(owner)) {
+      // Our own pid, yet not held by us: a previous incarnation with the same
+      // pid (pid 1 in a restarted container) crashed.
+      if (owner.pid === process.pid || !isAlive(owner.pid)) return { stale: owner };
+      // Locks written before hosts were recorded are never touched: the pid decides.
+      if (owner.host === "" || Date.now() - owner.modified <= FRESH_MS) return owner;
+    }
+    // Another host or container (its pid means nothing here), a live pid that
+    // stopped touching its lock, or a lock being written right now: an owner
+    // that lives touches it within the watch.
+    log(`watching the lock ${this.path} for ${this.watchMs} ms: is its owner alive?`);
+    const until = performance.now() + this.watchMs;
+    while (performance.now() < until) {
+      await new Promise((wake) => setTimeout(wake, Math.min(1_000, this.watchMs / 5)));
+      const now = await this.read();
+      if (now === "gone") return "gone";
+      if (!sameLock(now, owner)) return now;
+    }
+    return { stale: owner };
   }
 
-  /** What the lock file says, `"gone"` if there is none, `"unreadable"` if it names no pid. */
-  private async owner(): Promise<Owner | "gone" | "unreadable"> {
-    for (let look = 0; ; look++) {
-      let text: string;
-      let modified: number;
-      try {
-        text = await readFile(this.path, "utf8");
-        modified = (await stat(this.path)).mtimeMs;
-      } catch (error) {
-        if (errorCode(error) === "ENOENT") return "gone";
-        throw fsError(`Cannot read the journal lock ${this.path}`, error);
-      }
-      // An empty lock may be one being created right now: look again shortly.
-      if (text.trim() === "" && look < 3) {
-        await new Promise((wake) => setTimeout(wake, 50));
-        continue;
-      }
-      const [pidLine = "", host = ""] = text.split("\n");
-      const pid = Number(pidLine.trim());
-      if (!Number.isSafeInteger(pid) || pid <= 0) return "unreadable";
-      return { pid, host: host.trim(), age: Date.now() - modified };
+  /** Whether this process can tell from the pid whether the owner lives: same host, same pid namespace. */
+  private checksPid(owner: Owner): boolean {
+    return owner.host === "" || (owner.host === this.host && owner.namespace === PID_NAMESPACE);
+  }
+
+  /** What the lock file says, `"gone"` if there is none. */
+  private async read(): Promise<Owner | "gone"> {
+    try {
+      const text = await readFile(this.path, "utf8");
+      return parseOwner(text, (await stat(this.path)).mtimeMs);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return "gone";
+      throw fsError(`Cannot read the journal lock ${this.path}`, error);
     }
   }
 
-  private isOurs(owner: Owner | "gone" | "unreadable"): boolean {
-    return typeof owner === "object" && owner.pid === process.pid && owner.host === this.host;
+  private isOurs(owner: Owner | "gone"): boolean {
+    return typeof owner === "object" && owner.token === this.token && this.token !== "";
   }
 
-  /** Touches the lock; reports it lost if another process has taken it. */
-  private async refresh(): Promise<void> {
-    if (this.refreshing || this.timer === undefined) return;
-    this.refreshing = true;
+  private lose(owner: Owner | "gone"): void {
+    if (this.lost !== undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const by =
+      owner === "gone"
+        ? "nobody (it was removed)"
+        : owner.pid === 0
+          ? "nobody (it was overwritten with something else)"
+          : describeOwner(owner, this.host);
+    this.lost = new Error(
+      `The journal lock ${this.path} now belongs to ${by}: this process did not touch it for ${Math.round((performance.now() - this.touched) / 1000)} s (was it paused?), and another process took it over.`,
+    );
+    this.onLost(this.lost);
+  }
+
+  /** Touches the lock for the acquire that `token` names; reports it lost if it is not ours. */
+  private async touch(token: string): Promise<void> {
     try {
-      const owner = await this.owner();
-      if (this.timer === undefined) return;
+      const owner = await this.read();
+      // Released (and maybe acquired again) meanwhile: not this touch's business.
+      if (this.token !== token || this.lost !== undefined) return;
       if (!this.isOurs(owner)) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-        const by =
-          typeof owner === "object" ? describeOwner(owner, this.host) : "nobody (it was removed)";
-        this.onLost(
-          new Error(
-            `The journal lock ${this.path} now belongs to ${by}: this process did not touch it for over ${LEASE_STALE_MS / 1000} s (was it paused?), or it was removed.`,
-          ),
-        );
+        this.lose(owner);
         return;
       }
       const now = new Date();
       await utimes(this.path, now, now);
+      if (this.token === token) this.touched = performance.now();
     } catch (error) {
       // A missed touch only matters after several in a row; the next one may work.
       log(`could not touch the lock ${this.path}: ${describeError(error)}`);
-    } finally {
-      this.refreshing = false;
     }
   }
 }
 
+function parseOwner(text: string, modified: number): Owner {
+  const [pidLine = "", host = "", namespace = "", token = ""] = text.split("\n");
+  const number = Number(pidLine.trim());
+  const pid = pidLine.trim() !== "" && Number.isSafeInteger(number) && number > 0 ? number : 0;
+  return { pid, host: host.trim(), namespace: namespace.trim(), token: token.trim(), modified };
+}
+
+/** Whether two reads found the very same lock file contents and modification time. */
+function sameLock(a: Owner | "gone", b: Owner): boolean {
+  return (
+    a !== "gone" &&
+    a.pid === b.pid &&
+    a.host === b.host &&
+    a.namespace === b.namespace &&
+    a.token === b.token &&
+    a.modified === b.modified
+  );
+}
+
 function describeOwner(owner: Owner, host: string): string {
   if (owner.host === "" || owner.host === host) return `process ${owner.pid}`;
-  const seconds = Math.round(owner.age / 1000);
-  return `process ${owner.pid} on host ${owner.host}, which touched the lock ${seconds} s ago (a lock from another host or container is taken over once it is ${LEASE_STALE_MS / 1000} s old)`;
+  return `process ${owner.pid} on host ${owner.host}`;
 }
 
 function isAlive(pid: number): boolean {

@@ -209,12 +209,12 @@ export function checkJournal<Y extends { update_id: number }>(value: unknown): U
  * The directory (created if missing) holds `journal.log`, an append-only log
  * that is compacted as entries settle (preallocated to `compactBytes`, 8 MiB
  * by default, while the runner runs, with `journal.spare` of that size ready
- * for the next compaction), and `journal.lock`, which holds the
- * owner's pid and host name: a second process opening the same directory
- * fails at once, even from another host or container. A lock is taken over
- * when its process is dead, or when it has gone 30 s untouched (its owner
- * touches it every 10 s), the only test that works across hosts and
- * containers. Each record is checksummed, so a
+ * for the next compaction), and `journal.lock`, which names its owner: a
+ * second process opening the same directory fails, at once if the owner
+ * runs on this host, within 15 s if it runs on another host or in another
+ * container; a lock whose owner is gone is taken over (at once for a dead
+ * pid on this host, after 15 s without a touch otherwise). Each record is
+ * checksummed, so a
  * record torn by a crash mid-write is discarded. The log contains the updates
  * (user messages), so it is created readable by its owner only.
  *
@@ -311,7 +311,11 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   open(): Promise<JournalRecovery<Y>> {
     if (this.state !== "closed")
       return Promise.reject(
-        new Error(`The journal ${this.path} is already open; close it before opening it again.`),
+        new Error(
+          this.state === "closing"
+            ? `The journal ${this.path} is closing; wait for close() before opening it again.`
+            : `The journal ${this.path} is already open; close it before opening it again.`,
+        ),
       );
     this.state = "opening";
     this.opening = this.load();
@@ -326,6 +330,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       } catch (error) {
         throw fsError(`Cannot create the journal directory ${this.dir}`, error);
       }
+      this.failure = undefined;
       await this.lock.acquire();
       try {
         const { updates, offset, discarded } = parseLog<Y>(await this.read(), this.path);
@@ -334,7 +339,6 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         pending = [...updates.values()];
         this.unsettled.reset([...updates.keys()], JSON.stringify(pending));
         this.offset = offset;
-        this.failure = undefined;
         // Rewriting at once drops what is settled and any torn tail, so that
         // new records never follow garbage.
         await this.compact();
@@ -473,6 +477,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       try {
         const fd = this.fd;
         if (fd === undefined) throw new Error("the log file is not open");
+        // A process that lost its lock while paused must not write on.
+        this.lock.ensureHeld();
         if (lines.length > 0) {
           const data = this.encoder.encode(++this.rounds, lines);
           // Synchronous: copying a batch into the page cache takes microseconds,
@@ -551,6 +557,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
    * fetching for about 12 ms per 8 MiB compaction.
    */
   private async compact(preallocate = true): Promise<void> {
+    this.lock.ensureHeld();
     const offset = JSON.stringify(this.offset ?? null);
     const round = ++this.rounds;
     const lines = [
@@ -615,6 +622,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
 
   /** Starts zero-filling and fsyncing the next compaction's file in the background. */
   private prepareSpare(): void {
+    if (this.lock.isLost) return;
     const size = this.compactBytes + ALLOCATION_SLACK;
     this.spare = (async () => {
       try {
@@ -641,7 +649,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.spare = undefined;
     if (spare === undefined) return;
     await spare;
-    await removeFile(this.sparePath, log);
+    // A lost lock: the spare may be the new owner's now.
+    if (!this.lock.isLost) await removeFile(this.sparePath, log);
   }
 
   private async read(): Promise<string> {

@@ -2,6 +2,7 @@ import {
   existsSync,
   mkdtempSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   utimesSync,
@@ -13,11 +14,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { fileJournal } from "../src/index.js";
 import { JournalLock } from "../src/journal-lock.js";
 import { until } from "./helpers/async.js";
+import { expectOwnLock } from "./helpers/lock.js";
+
+/** Short enough for tests, long enough for a touch from a timer in the test to land within it. */
+const WATCH_MS = 400;
 
 let dir: string;
 let path: string;
 const locks: JournalLock[] = [];
-const ownLock = `${process.pid}\n${hostname()}\n`;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "grammy-runner-lock-"));
@@ -30,47 +34,93 @@ afterEach(async () => {
 });
 
 function lockIn(onLost: (error: Error) => void = () => {}): JournalLock {
-  const lock = new JournalLock(dir, path, onLost);
+  const lock = new JournalLock(dir, path, onLost, WATCH_MS);
   locks.push(lock);
   return lock;
 }
 
 /** A lock file as another process wrote it, last touched `ageMs` ago. */
-function foreignLock(text: string, ageMs: number): void {
+function foreignLock(text: string, ageMs = 0): void {
   writeFileSync(path, text);
   const touched = new Date(Date.now() - ageMs);
   utimesSync(path, touched, touched);
 }
 
+/** Touches the lock a little later, as a live owner elsewhere would. */
+function touchSoon(): void {
+  setTimeout(() => {
+    const later = new Date(Date.now() + 1_000);
+    utimesSync(path, later, later);
+  }, WATCH_MS / 4);
+}
+
+/** This process's pid namespace, as the lock records it ("" where there is none to read). */
+const namespace = (() => {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
+})();
+
 describe("JournalLock", () => {
-  it("refuses a lock from another host touched in the last 30 s, naming process and host", async () => {
+  it("refuses a lock from another host whose owner touches it, naming process and host", async () => {
     // Another container on a shared volume: its pid may even equal ours.
-    foreignLock(`${process.pid}\nother-container\n`, 5_000);
+    foreignLock(`${process.pid}\nother-container\npid:[1]\ntoken-a\n`);
+    touchSoon();
     await expect(lockIn().acquire()).rejects.toThrow(
-      `in use by process ${process.pid} on host other-container, which touched the lock 5 s ago (a lock from another host or container is taken over once it is 30 s old) (lock ${path})`,
+      `in use by process ${process.pid} on host other-container (lock ${path})`,
     );
-    expect(readFileSync(path, "utf8")).toBe(`${process.pid}\nother-container\n`);
+    expect(readFileSync(path, "utf8")).toBe(`${process.pid}\nother-container\npid:[1]\ntoken-a\n`);
   });
 
-  it("takes over a lock from another host untouched for over 30 s", async () => {
-    foreignLock(`1\nother-container\n`, 31_000);
+  it("takes over a lock from another host nobody touches while it watches, however fresh it looks", async () => {
+    // Touched "just now" by its clock: it may have crashed a moment ago, or its clock is ahead.
+    foreignLock(`1\nother-container\npid:[1]\ntoken-a\n`, -5_000);
+    const started = performance.now();
     await lockIn().acquire();
-    expect(readFileSync(path, "utf8")).toBe(ownLock);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(WATCH_MS - 50);
+    expectOwnLock(path);
     expect(existsSync(`${path}.takeover`)).toBe(false);
   });
 
-  it("takes over a lock of this host whose live pid stopped touching it (a reused pid)", async () => {
-    // The parent of this test process is alive, but holds no journal.
-    foreignLock(`${process.ppid}\n${hostname()}\n`, 5_000);
-    await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
-    foreignLock(`${process.ppid}\n${hostname()}\n`, 31_000);
+  it("checks the pid only within its own host and pid namespace", async () => {
+    // Same host name, another pid namespace (--network host): our pid is somebody else's there.
+    foreignLock(`${process.pid}\n${hostname()}\npid:[1]\ntoken-a\n`);
+    touchSoon();
+    await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.pid} (lock`);
+    // Without a touch it is a previous incarnation that crashed.
+    foreignLock(`${process.pid}\n${hostname()}\npid:[1]\ntoken-a\n`);
     await lockIn().acquire();
-    expect(readFileSync(path, "utf8")).toBe(ownLock);
+    expectOwnLock(path);
+  });
+
+  it("refuses at once a live pid of this namespace that touched its lock lately", async () => {
+    // The parent of this test process is alive, but holds no journal.
+    foreignLock(`${process.ppid}\n${hostname()}\n${namespace}\ntoken-a\n`, 5_000);
+    const started = performance.now();
+    await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
+    expect(performance.now() - started).toBeLessThan(WATCH_MS);
+  });
+
+  it("watches, then takes over, a live pid's lock untouched for 30 s (a reused pid)", async () => {
+    foreignLock(`${process.ppid}\n${hostname()}\n${namespace}\ntoken-a\n`, 31_000);
+    await lockIn().acquire();
+    expectOwnLock(path);
   });
 
   it("respects a live pid in a lock without a host (older versions) however old it is", async () => {
     foreignLock(`${process.ppid}\n`, 3_600_000);
     await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
+  });
+
+  it("waits for an empty lock: one being written is in use, one left empty is taken over", async () => {
+    foreignLock("");
+    setTimeout(() => writeFileSync(path, `${process.ppid}\n`), WATCH_MS / 4);
+    await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
+    foreignLock("");
+    await lockIn().acquire();
+    expectOwnLock(path);
   });
 
   it("touches the lock every 10 s while it holds it, and stops after release", async () => {
@@ -83,7 +133,7 @@ describe("JournalLock", () => {
     await until(() => Date.now() - statSync(path).mtimeMs < 5_000);
     await lock.release();
     expect(existsSync(path)).toBe(false);
-    writeFileSync(path, ownLock);
+    writeFileSync(path, "1\n");
     utimesSync(path, old, old);
     vi.advanceTimersByTime(30_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -96,23 +146,43 @@ describe("JournalLock", () => {
     const lock = lockIn((error) => lost.push(error));
     await lock.acquire();
     // As if this process had been paused and another host took the lock over.
-    writeFileSync(path, "999\nother-host\n");
+    writeFileSync(path, "999\nother-host\npid:[1]\ntoken-b\n");
     vi.advanceTimersByTime(10_000);
     await until(() => lost.length > 0);
     expect(lost[0].message).toContain(
       `The journal lock ${path} now belongs to process 999 on host other-host`,
     );
+    expect(() => lock.ensureHeld()).toThrow(lost[0].message);
     vi.advanceTimersByTime(30_000);
     await lock.release();
     expect(lost).toHaveLength(1);
-    expect(readFileSync(path, "utf8")).toBe("999\nother-host\n");
+    expect(readFileSync(path, "utf8")).toBe("999\nother-host\npid:[1]\ntoken-b\n");
   });
 
-  it("makes the journal refuse appends once its lock is lost", async () => {
+  it("checks the lock before a write once it has not touched it for a while (a pause)", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const lost: Error[] = [];
+    const lock = lockIn((error) => lost.push(error));
+    await lock.acquire();
+    // Right after a touch: no file access, even if the lock were gone.
+    lock.ensureHeld();
+    vi.advanceTimersByTime(13_000);
+    const old = new Date(Date.now() - 20_000);
+    utimesSync(path, old, old);
+    lock.ensureHeld(); // still ours: touched
+    expect(Date.now() - statSync(path).mtimeMs).toBeLessThan(5_000);
+    vi.advanceTimersByTime(13_000);
+    writeFileSync(path, "999\nother-host\npid:[1]\ntoken-b\n");
+    expect(() => lock.ensureHeld()).toThrow(`The journal lock ${path} now belongs to process 999`);
+    expect(lost).toHaveLength(1);
+  });
+
+  it("makes the journal refuse appends once its lock is lost, and leave the directory's files", async () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
-    const journal = fileJournal<{ update_id: number }>(dir);
+    const journal = fileJournal<{ update_id: number }>(dir, { compactBytes: 4096 });
     await journal.open();
     await journal.append([{ update_id: 1 }], 2);
+    await until(() => existsSync(join(dir, "journal.spare")));
     rmSync(path);
     vi.advanceTimersByTime(10_000);
     let refusal = "";
@@ -123,9 +193,9 @@ describe("JournalLock", () => {
       return refusal !== "";
     });
     expect(refusal).toContain(`The journal lock ${path} now belongs to nobody (it was removed)`);
-    await expect(journal.append([{ update_id: 2 }], 3)).rejects.toThrow(
-      `The journal lock ${path} now belongs to nobody (it was removed)`,
-    );
+    await expect(journal.append([{ update_id: 2 }], 3)).rejects.toThrow("now belongs to nobody");
     await expect(journal.close()).rejects.toThrow("now belongs to nobody");
+    // The new owner's files, for all this process knows.
+    expect(existsSync(join(dir, "journal.spare"))).toBe(true);
   });
 });

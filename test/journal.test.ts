@@ -11,11 +11,12 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileJournal, isReplayed, run, type UpdateJournal } from "../src/index.js";
 import { until } from "./helpers/async.js";
+import { expectOwnLock } from "./helpers/lock.js";
 
 interface U {
   update_id: number;
@@ -23,8 +24,6 @@ interface U {
 }
 
 let dir: string;
-/** What this process writes into a lock it takes. */
-const ownLock = `${process.pid}\n${hostname()}\n`;
 const opened: UpdateJournal<U>[] = [];
 
 beforeEach(() => {
@@ -123,6 +122,7 @@ describe("fileJournal", () => {
     const opening = journal.open();
     const closing = journal.close();
     await expect(opening).resolves.toEqual({ pending: [], offset: undefined });
+    await expect(journal.open()).rejects.toThrow("is closing; wait for close()");
     await closing;
     expect(existsSync(join(dir, "journal.lock"))).toBe(false);
     await expect(journal.append(updates(1, 1), 2)).rejects.toThrow("is not open");
@@ -265,7 +265,7 @@ describe("fileJournal", () => {
   it("lets only one owner open a directory; the lock holds pid and host and goes on close", async () => {
     const first = journalIn();
     await first.open();
-    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
+    expectOwnLock(join(dir, "journal.lock"));
     await expect(journalIn().open()).rejects.toThrow(/already in use by this process/);
     await first.close();
     expect(() => readFileSync(join(dir, "journal.lock"))).toThrow(/ENOENT/);
@@ -300,7 +300,7 @@ describe("fileJournal", () => {
     writeFileSync(join(dir, "journal.lock"), `${pid}\n`);
     const journal = journalIn();
     await journal.open();
-    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
+    expectOwnLock(join(dir, "journal.lock"));
     expect(existsSync(join(dir, "journal.lock.takeover"))).toBe(false);
   });
 
@@ -323,7 +323,7 @@ describe("fileJournal", () => {
     const minuteAgo = new Date(Date.now() - 60_000);
     utimesSync(guard, minuteAgo, minuteAgo);
     await journalIn().open();
-    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
+    expectOwnLock(join(dir, "journal.lock"));
     expect(existsSync(guard)).toBe(false);
   });
 
@@ -477,7 +477,7 @@ describe("fileJournal", () => {
     expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
     const failure = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
     expect(String(failure.reason)).toMatch(/already in use by this process/);
-    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(ownLock);
+    expectOwnLock(join(dir, "journal.lock"));
   });
 
   it("keeps append order through out-of-order settles, duplicates and ids that start over", async () => {
