@@ -1,6 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, readlinkSync, utimesSync } from "node:fs";
-import { type FileHandle, open, readFile, realpath, stat, unlink, utimes } from "node:fs/promises";
+import {
+  type FileHandle,
+  link,
+  open,
+  readFile,
+  realpath,
+  rename,
+  stat,
+  unlink,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { errorCode, fsError, removeFile } from "./files.js";
@@ -46,7 +57,7 @@ const PID_NAMESPACE = (() => {
 interface Owner {
   /** 0 if the file names no pid: being written right now, or garbage. */
   pid: number;
-  /** `os.hostname()`; empty in a lock written by a version that recorded only the pid. */
+  /** `os.hostname()`; empty in a lock that does not say. */
   host: string;
   namespace: string;
   /** Random, one per acquire: tells this lock from any other with the same pid and host. */
@@ -133,6 +144,7 @@ export class JournalLock {
    */
   ensureHeld(): void {
     if (this.lost !== undefined) throw this.lost;
+    if (this.token === "") throw new Error(`The journal lock ${this.path} is not held.`);
     if (performance.now() - this.touched < RECHECK_MS) return;
     let owner: Owner | "gone";
     try {
@@ -151,6 +163,16 @@ export class JournalLock {
       this.touched = performance.now();
     } catch (error) {
       log(`could not touch the lock ${this.path}: ${describeError(error)}`);
+    }
+  }
+
+  /** {@link ensureHeld} as a boolean, for work that stops quietly once the lock is lost. */
+  stillHeld(): boolean {
+    try {
+      this.ensureHeld();
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -204,20 +226,14 @@ export class JournalLock {
    */
   private async removeStale(stale: Owner): Promise<void> {
     const guardPath = `${this.path}.takeover`;
-    let guard: FileHandle;
+    const token = randomUUID();
     try {
-      guard = await open(guardPath, "wx", 0o600);
+      await writeFile(guardPath, token, { flag: "wx", mode: 0o600 });
     } catch (error) {
       if (errorCode(error) !== "EEXIST")
         throw fsError(`Cannot create the journal lock ${guardPath}`, error);
-      // One left by a process that died while taking over goes after a while.
-      const age =
-        Date.now() - (await stat(guardPath).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > STALE_TAKEOVER_MS) {
-        await removeFile(guardPath, log);
-        return;
-      }
-      throw this.inUse("another process, which is taking the stale lock over right now");
+      await this.clearStaleGuard(guardPath);
+      return;
     }
     try {
       if (sameLock(await this.read(), stale)) {
@@ -228,9 +244,40 @@ export class JournalLock {
         });
       }
     } finally {
-      await guard.close();
-      await removeFile(guardPath, log);
+      // Ours only: after a pause, another process may have cleared it and made its own.
+      const now = await readFile(guardPath, "utf8").catch(() => "");
+      if (now === token) await removeFile(guardPath, log);
     }
+  }
+
+  /**
+   * A takeover file is there: someone is taking the lock over right now
+   * (then fail), or died doing so (its file is old: clear it). Cleared by
+   * renaming it to a name of our own, which only one process can do, then
+   * checking that it is the old one and not a fresh one made meanwhile.
+   */
+  private async clearStaleGuard(guardPath: string): Promise<void> {
+    const busy = this.inUse("another process, which is taking the stale lock over right now");
+    const seen = await readGuard(guardPath);
+    if (seen === undefined) return; // gone: try again
+    if (Date.now() - seen.modified <= STALE_TAKEOVER_MS) throw busy;
+    const mine = `${guardPath}.${randomUUID()}`;
+    try {
+      await rename(guardPath, mine);
+    } catch (error) {
+      if (errorCode(error) === "ENOENT") return; // cleared by another process: try again
+      throw fsError(`Cannot remove the stale journal lock ${guardPath}`, error);
+    }
+    const moved = await readGuard(mine);
+    if (moved !== undefined && moved.text === seen.text && moved.modified === seen.modified) {
+      log(`removed the takeover file ${guardPath} of a process that died taking the lock over`);
+      await removeFile(mine, log);
+      return;
+    }
+    // A fresh one, made after we looked: put it back (unless yet another is there) and give way.
+    await link(mine, guardPath).catch(noop);
+    await removeFile(mine, log);
+    throw busy;
   }
 
   private inUse(owner: Owner | string): Error {
@@ -257,8 +304,7 @@ export class JournalLock {
       // Our own pid, yet not held by us: a previous incarnation with the same
       // pid (pid 1 in a restarted container) crashed.
       if (owner.pid === process.pid || !isAlive(owner.pid)) return { stale: owner };
-      // Locks written before hosts were recorded are never touched: the pid decides.
-      if (owner.host === "" || Date.now() - owner.modified <= FRESH_MS) return owner;
+      if (Date.now() - owner.modified <= FRESH_MS) return owner;
     }
     // Another host or container (its pid means nothing here), a live pid that
     // stopped touching its lock, or a lock being written right now: an owner
@@ -276,17 +322,26 @@ export class JournalLock {
 
   /** Whether this process can tell from the pid whether the owner lives: same host, same pid namespace. */
   private checksPid(owner: Owner): boolean {
-    return owner.host === "" || (owner.host === this.host && owner.namespace === PID_NAMESPACE);
+    return owner.host === this.host && owner.namespace === PID_NAMESPACE;
   }
 
   /** What the lock file says, `"gone"` if there is none. */
   private async read(): Promise<Owner | "gone"> {
+    let file: FileHandle;
     try {
-      const text = await readFile(this.path, "utf8");
-      return parseOwner(text, (await stat(this.path)).mtimeMs);
+      file = await open(this.path, "r");
     } catch (error) {
       if (errorCode(error) === "ENOENT") return "gone";
       throw fsError(`Cannot read the journal lock ${this.path}`, error);
+    }
+    try {
+      // One handle: the text and the time of the same file, even if it is replaced meanwhile.
+      const modified = (await file.stat()).mtimeMs;
+      return parseOwner(await file.readFile("utf8"), modified);
+    } catch (error) {
+      throw fsError(`Cannot read the journal lock ${this.path}`, error);
+    } finally {
+      await file.close();
     }
   }
 
@@ -312,6 +367,7 @@ export class JournalLock {
 
   /** Touches the lock for the acquire that `token` names; reports it lost if it is not ours. */
   private async touch(token: string): Promise<void> {
+    const started = performance.now();
     try {
       const owner = await this.read();
       // Released (and maybe acquired again) meanwhile: not this touch's business.
@@ -322,13 +378,30 @@ export class JournalLock {
       }
       const now = new Date();
       await utimes(this.path, now, now);
-      if (this.token === token) this.touched = performance.now();
+      // Paused between the read and here, we may have touched a new owner's
+      // lock: only a read after the touch shows it was ours.
+      const after = await this.read();
+      if (this.token !== token || this.lost !== undefined) return;
+      if (!this.isOurs(after)) this.lose(after);
+      else this.touched = started;
     } catch (error) {
       // A missed touch only matters after several in a row; the next one may work.
       log(`could not touch the lock ${this.path}: ${describeError(error)}`);
     }
   }
 }
+
+async function readGuard(path: string): Promise<{ text: string; modified: number } | undefined> {
+  try {
+    const modified = (await stat(path)).mtimeMs;
+    return { text: await readFile(path, "utf8"), modified };
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return undefined;
+    throw fsError(`Cannot read the journal lock ${path}`, error);
+  }
+}
+
+function noop(): void {}
 
 function parseOwner(text: string, modified: number): Owner {
   const [pidLine = "", host = "", namespace = "", token = ""] = text.split("\n");

@@ -211,10 +211,10 @@ export function checkJournal<Y extends { update_id: number }>(value: unknown): U
  * by default, while the runner runs, with `journal.spare` of that size ready
  * for the next compaction), and `journal.lock`, which names its owner: a
  * second process opening the same directory fails, at once if the owner
- * runs on this host, within 15 s if it runs on another host or in another
- * container; a lock whose owner is gone is taken over (at once for a dead
- * pid on this host, after 15 s without a touch otherwise). Each record is
- * checksummed, so a
+ * runs on this host in the same pid namespace, within 15 s if it runs on
+ * another host or in another container; a lock whose owner is gone is taken
+ * over (at once for a dead pid of this host and namespace, after 15 s
+ * without a touch otherwise). Each record is checksummed, so a
  * record torn by a crash mid-write is discarded. The log contains the updates
  * (user messages), so it is created readable by its owner only.
  *
@@ -598,9 +598,12 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       } finally {
         await out.close();
       }
+      // Again: paused while writing, this process may have lost the directory to another.
+      this.lock.ensureHeld();
       await rename(target, this.path);
     } catch (error) {
-      await removeFile(target, log);
+      // A lost lock: the file may be the new owner's now.
+      if (!this.lock.isLost) await removeFile(target, log);
       throw fsError(`Compacting the journal ${this.path} failed`, error);
     }
     const old = this.fd;
@@ -631,7 +634,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         try {
           // Each step fsynced: one 8 MiB flush held up the journal's own
           // fsyncs for milliseconds.
-          await writeZeros(file, 0, size, true);
+          await writeZeros(file, 0, size, () => this.lock.stillHeld());
         } finally {
           await file.close();
         }
@@ -856,18 +859,22 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
-/** Writes zeros from `start` up to `end`, {@link ZERO_STEP} at a time, with `syncEach` fsyncing each. */
+/**
+ * Writes zeros from `start` up to `end`, {@link ZERO_STEP} at a time. With
+ * `goOn`, each step is fsynced, and the writing stops once `goOn()` is false.
+ */
 async function writeZeros(
   file: FileHandle,
   start: number,
   end: number,
-  syncEach = false,
+  goOn?: () => boolean,
 ): Promise<void> {
   const zeros = Buffer.alloc(Math.min(end - start, ZERO_STEP));
   for (let at = start; at < end; ) {
+    if (goOn?.() === false) return;
     const { bytesWritten } = await file.write(zeros, 0, Math.min(zeros.length, end - at), at);
     at += bytesWritten;
-    if (syncEach) await file.datasync();
+    if (goOn !== undefined) await file.datasync();
   }
 }
 

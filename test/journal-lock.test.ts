@@ -2,7 +2,6 @@ import {
   existsSync,
   mkdtempSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   statSync,
   utimesSync,
@@ -14,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { fileJournal } from "../src/index.js";
 import { JournalLock } from "../src/journal-lock.js";
 import { until } from "./helpers/async.js";
-import { expectOwnLock } from "./helpers/lock.js";
+import { expectOwnLock, lockText } from "./helpers/lock.js";
 
 /** Short enough for tests, long enough for a touch from a timer in the test to land within it. */
 const WATCH_MS = 400;
@@ -54,15 +53,6 @@ function touchSoon(): void {
   }, WATCH_MS / 4);
 }
 
-/** This process's pid namespace, as the lock records it ("" where there is none to read). */
-const namespace = (() => {
-  try {
-    return readlinkSync("/proc/self/ns/pid");
-  } catch {
-    return "";
-  }
-})();
-
 describe("JournalLock", () => {
   it("refuses a lock from another host whose owner touches it, naming process and host", async () => {
     // Another container on a shared volume: its pid may even equal ours.
@@ -97,26 +87,30 @@ describe("JournalLock", () => {
 
   it("refuses at once a live pid of this namespace that touched its lock lately", async () => {
     // The parent of this test process is alive, but holds no journal.
-    foreignLock(`${process.ppid}\n${hostname()}\n${namespace}\ntoken-a\n`, 5_000);
+    foreignLock(lockText(process.ppid), 5_000);
     const started = performance.now();
     await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
     expect(performance.now() - started).toBeLessThan(WATCH_MS);
   });
 
   it("watches, then takes over, a live pid's lock untouched for 30 s (a reused pid)", async () => {
-    foreignLock(`${process.ppid}\n${hostname()}\n${namespace}\ntoken-a\n`, 31_000);
+    foreignLock(lockText(process.ppid), 31_000);
     await lockIn().acquire();
     expectOwnLock(path);
   });
 
-  it("respects a live pid in a lock without a host (older versions) however old it is", async () => {
-    foreignLock(`${process.ppid}\n`, 3_600_000);
+  it("watches a lock that does not say where its pid lives, live pid or not", async () => {
+    foreignLock(`${process.ppid}\n`);
+    touchSoon();
     await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
+    foreignLock(`${process.ppid}\n`);
+    await lockIn().acquire();
+    expectOwnLock(path);
   });
 
   it("waits for an empty lock: one being written is in use, one left empty is taken over", async () => {
     foreignLock("");
-    setTimeout(() => writeFileSync(path, `${process.ppid}\n`), WATCH_MS / 4);
+    setTimeout(() => writeFileSync(path, lockText(process.ppid)), WATCH_MS / 4);
     await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.ppid} (lock`);
     foreignLock("");
     await lockIn().acquire();
@@ -133,7 +127,7 @@ describe("JournalLock", () => {
     await until(() => Date.now() - statSync(path).mtimeMs < 5_000);
     await lock.release();
     expect(existsSync(path)).toBe(false);
-    writeFileSync(path, "1\n");
+    writeFileSync(path, lockText(1));
     utimesSync(path, old, old);
     vi.advanceTimersByTime(30_000);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -175,6 +169,24 @@ describe("JournalLock", () => {
     writeFileSync(path, "999\nother-host\npid:[1]\ntoken-b\n");
     expect(() => lock.ensureHeld()).toThrow(`The journal lock ${path} now belongs to process 999`);
     expect(lost).toHaveLength(1);
+  });
+
+  it("makes a journal paused past its lease check the lock before it writes again", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const journal = fileJournal<{ update_id: number }>(dir);
+    await journal.open();
+    await journal.append([{ update_id: 1 }], 2);
+    // Paused for 13 s, with no touch in between; meanwhile another host took the lock.
+    vi.advanceTimersByTime(13_000);
+    writeFileSync(path, lockText(999, { host: "other-host", token: "token-b" }));
+    await expect(journal.append([{ update_id: 2 }], 3)).rejects.toThrow(
+      `The journal lock ${path} now belongs to process 999 on host other-host`,
+    );
+    expect(readFileSync(join(dir, "journal.log"), "utf8")).not.toContain('"update_id":2');
+    await expect(journal.close()).rejects.toThrow("now belongs to process 999");
+    expect(readFileSync(path, "utf8")).toBe(
+      lockText(999, { host: "other-host", token: "token-b" }),
+    );
   });
 
   it("makes the journal refuse appends once its lock is lost, and leave the directory's files", async () => {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileJournal, isReplayed, run, type UpdateJournal } from "../src/index.js";
 import { until } from "./helpers/async.js";
-import { expectOwnLock } from "./helpers/lock.js";
+import { expectOwnLock, lockText } from "./helpers/lock.js";
 
 interface U {
   update_id: number;
@@ -285,19 +285,19 @@ describe("fileJournal", () => {
 
   it("fails at once when another live process holds the lock", async () => {
     // The parent of this test process is alive and is not us.
-    writeFileSync(join(dir, "journal.lock"), `${process.ppid}\n`);
+    writeFileSync(join(dir, "journal.lock"), lockText(process.ppid));
     const started = Date.now();
     await expect(journalIn().open()).rejects.toThrow(
       `in use by process ${process.ppid} (lock ${join(dir, "journal.lock")})`,
     );
     expect(Date.now() - started).toBeLessThan(1_000);
     // Not taken over, not removed.
-    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(process.ppid));
+    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(lockText(process.ppid));
   });
 
   it("takes over a stale lock whose process is dead", async () => {
     const pid = deadPid();
-    writeFileSync(join(dir, "journal.lock"), `${pid}\n`);
+    writeFileSync(join(dir, "journal.lock"), lockText(pid));
     const journal = journalIn();
     await journal.open();
     expectOwnLock(join(dir, "journal.lock"));
@@ -306,18 +306,18 @@ describe("fileJournal", () => {
 
   it("leaves a stale lock to another process that is taking it over right now", async () => {
     const pid = deadPid();
-    writeFileSync(join(dir, "journal.lock"), `${pid}\n`);
+    writeFileSync(join(dir, "journal.lock"), lockText(pid));
     writeFileSync(join(dir, "journal.lock.takeover"), "");
     await expect(journalIn().open()).rejects.toThrow(
       `in use by another process, which is taking the stale lock over right now (lock ${join(dir, "journal.lock")})`,
     );
     // Neither lock nor takeover file is touched.
-    expect(readFileSync(join(dir, "journal.lock"), "utf8").trim()).toBe(String(pid));
+    expect(readFileSync(join(dir, "journal.lock"), "utf8")).toBe(lockText(pid));
     expect(existsSync(join(dir, "journal.lock.takeover"))).toBe(true);
   });
 
   it("removes a takeover file left by a process that died taking over, then takes the lock", async () => {
-    writeFileSync(join(dir, "journal.lock"), `${deadPid()}\n`);
+    writeFileSync(join(dir, "journal.lock"), lockText(deadPid()));
     const guard = join(dir, "journal.lock.takeover");
     writeFileSync(guard, "");
     const minuteAgo = new Date(Date.now() - 60_000);

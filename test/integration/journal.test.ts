@@ -13,6 +13,7 @@ import {
   type UpdateJournal,
 } from "../../src/index.js";
 import { botFor, failOnUnhandled, gate, until, useFakeApi } from "../helpers/bot.js";
+import { lockText } from "../helpers/lock.js";
 
 const ctx = useFakeApi();
 failOnUnhandled();
@@ -40,7 +41,7 @@ async function abandonedJournal(path: string, updates: Update[], offset: number)
   await journal.append(updates, offset);
   await journal.close();
   const dead = spawnSync(process.execPath, ["-e", ""]).pid as number;
-  writeFileSync(join(path, "journal.lock"), `${dead}\n`);
+  writeFileSync(join(path, "journal.lock"), lockText(dead));
 }
 
 describe("run() with a journal", () => {
