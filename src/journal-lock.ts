@@ -1,17 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync, readlinkSync, utimesSync } from "node:fs";
-import {
-  type FileHandle,
-  link,
-  open,
-  readFile,
-  realpath,
-  rename,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from "node:fs/promises";
+import { type FileHandle, link, open, realpath, rename, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { errorCode, fsError, removeFile } from "./files.js";
@@ -25,8 +14,6 @@ const HELD_KEY = Symbol.for("grammy-runner.journal-locks");
 const held: Set<string> = registry[HELD_KEY] ?? new Set();
 registry[HELD_KEY] = held;
 
-/** A takeover file older than this was left by a process that died taking a stale lock over. */
-const STALE_TAKEOVER_MS = 10_000;
 /** How often an owner touches its lock (its modification time), to show that it lives. */
 const TOUCH_MS = 10_000;
 /**
@@ -53,6 +40,9 @@ const PID_NAMESPACE = (() => {
   }
 })();
 
+/** When this process started, in milliseconds since the epoch (a little early, to be safe). */
+const PROCESS_STARTED = Date.now() - process.uptime() * 1000 - 1_000;
+
 /** What a lock file says: `pid\nhost\npid namespace\ntoken\n`. */
 interface Owner {
   /** 0 if the file names no pid: being written right now, or garbage. */
@@ -72,12 +62,18 @@ interface Owner {
  * namespace and a random token), and the owner touches it every 10 s.
  *
  * Another process takes it over at once when the owner is provably gone: a
- * dead pid in the same host and pid namespace. Otherwise (a process on
- * another host, or in another container, whose pid cannot be checked from
- * here; or a live pid that stopped touching the lock, a reused pid) it
- * watches the lock for 15 s on its own clock, and takes it over only if
- * nobody touched it meanwhile. A live pid that touched its lock in the last
- * 30 s is in use: the second process fails at once.
+ * dead pid in the same host and pid namespace, or its own pid on a lock
+ * older than itself. Otherwise (a process on another host, or in another
+ * container, whose pid cannot be checked from here; or a live pid that
+ * stopped touching the lock, a reused pid) it watches the lock for 15 s on
+ * its own clock, and takes it over only if nobody touched it meanwhile. A
+ * live pid that touched its lock in the last 30 s is in use: the second
+ * process fails at once. The takeover renames the stale lock away (only one
+ * process can) and puts it back if it turns out to have been touched.
+ *
+ * The owner checks the lock again before a write once it has not managed to
+ * touch it for 12 s (paused, or its event loop blocked), and stops writing if
+ * it is no longer its own or cannot be read.
  *
  * @example
  * ```ts
@@ -132,7 +128,6 @@ export class JournalLock {
       throw error;
     }
     this.lost = undefined;
-    this.touched = performance.now();
     this.timer = setInterval(() => void this.touch(this.token), TOUCH_MS);
     this.timer.unref();
   }
@@ -146,24 +141,35 @@ export class JournalLock {
     if (this.lost !== undefined) throw this.lost;
     if (this.token === "") throw new Error(`The journal lock ${this.path} is not held.`);
     if (performance.now() - this.touched < RECHECK_MS) return;
+    const started = performance.now();
+    // Past the lease: a writer that cannot tell whether it still owns the
+    // journal stops, rather than write on beside another owner.
+    this.checkOursNow();
+    try {
+      const now = new Date();
+      utimesSync(this.path, now, now);
+    } catch (error) {
+      if (errorCode(error) !== "ENOENT")
+        throw fsError(`Cannot touch the journal lock ${this.path}`, error);
+    }
+    // A taker may have moved it away between the read and the touch.
+    this.checkOursNow();
+    this.touched = started;
+  }
+
+  /** Reads the lock now; throws (and reports it lost) unless it is ours. */
+  private checkOursNow(): void {
     let owner: Owner | "gone";
     try {
       owner = parseOwner(readFileSync(this.path, "utf8"), 0);
     } catch (error) {
-      if (errorCode(error) !== "ENOENT") return; // cannot tell; the next touch will
+      if (errorCode(error) !== "ENOENT")
+        throw fsError(`Cannot check the journal lock ${this.path}`, error);
       owner = "gone";
     }
-    if (!this.isOurs(owner)) {
-      this.lose(owner);
-      throw this.lost;
-    }
-    try {
-      const now = new Date();
-      utimesSync(this.path, now, now);
-      this.touched = performance.now();
-    } catch (error) {
-      log(`could not touch the lock ${this.path}: ${describeError(error)}`);
-    }
+    if (this.isOurs(owner)) return;
+    this.lose(owner);
+    throw this.lost;
   }
 
   /** {@link ensureHeld} as a boolean, for work that stops quietly once the lock is lost. */
@@ -195,6 +201,8 @@ export class JournalLock {
   private async create(): Promise<void> {
     for (let attempt = 0; attempt < 5; attempt++) {
       const token = randomUUID();
+      // From before the file exists: a pause while writing it counts against the lease.
+      const started = performance.now();
       try {
         const file = await open(this.path, "wx", 0o600);
         try {
@@ -203,6 +211,7 @@ export class JournalLock {
           await file.close();
         }
         this.token = token;
+        this.touched = started;
         return;
       } catch (error) {
         if (errorCode(error) !== "EEXIST")
@@ -219,65 +228,35 @@ export class JournalLock {
   }
 
   /**
-   * Removes the lock `stale`, whose owner is gone. Several processes may find
-   * it stale at once, and one could then remove the fresh lock another has
-   * just made; so only the one that creates the takeover file goes on, and
-   * it checks under it that the lock is still the very one it found stale.
+   * Removes the lock `stale`, whose owner is gone, if it is still that very
+   * lock. Renaming it to a name of our own is the step only one process can
+   * take; the renamed file is then compared with what was found stale, and
+   * put back if it changed meanwhile (its owner touched it after all).
    */
   private async removeStale(stale: Owner): Promise<void> {
-    const guardPath = `${this.path}.takeover`;
-    const token = randomUUID();
+    const mine = `${this.path}.${randomUUID()}`;
     try {
-      await writeFile(guardPath, token, { flag: "wx", mode: 0o600 });
+      await rename(this.path, mine);
     } catch (error) {
-      if (errorCode(error) !== "EEXIST")
-        throw fsError(`Cannot create the journal lock ${guardPath}`, error);
-      await this.clearStaleGuard(guardPath);
-      return;
+      if (errorCode(error) === "ENOENT") return; // another process took it: try again
+      throw fsError(`Cannot remove the stale journal lock ${this.path}`, error);
     }
+    let moved: Owner | "gone";
     try {
-      if (sameLock(await this.read(), stale)) {
-        log(`taking over the stale lock ${this.path}`);
-        await unlink(this.path).catch((error: unknown) => {
-          if (errorCode(error) !== "ENOENT")
-            throw fsError(`Cannot remove the stale journal lock ${this.path}`, error);
-        });
-      }
-    } finally {
-      // Ours only: after a pause, another process may have cleared it and made its own.
-      const now = await readFile(guardPath, "utf8").catch(() => "");
-      if (now === token) await removeFile(guardPath, log);
-    }
-  }
-
-  /**
-   * A takeover file is there: someone is taking the lock over right now
-   * (then fail), or died doing so (its file is old: clear it). Cleared by
-   * renaming it to a name of our own, which only one process can do, then
-   * checking that it is the old one and not a fresh one made meanwhile.
-   */
-  private async clearStaleGuard(guardPath: string): Promise<void> {
-    const busy = this.inUse("another process, which is taking the stale lock over right now");
-    const seen = await readGuard(guardPath);
-    if (seen === undefined) return; // gone: try again
-    if (Date.now() - seen.modified <= STALE_TAKEOVER_MS) throw busy;
-    const mine = `${guardPath}.${randomUUID()}`;
-    try {
-      await rename(guardPath, mine);
+      moved = await readOwner(mine);
     } catch (error) {
-      if (errorCode(error) === "ENOENT") return; // cleared by another process: try again
-      throw fsError(`Cannot remove the stale journal lock ${guardPath}`, error);
+      moved = "gone";
+      log(`could not read the lock moved to ${mine}: ${describeError(error)}`);
     }
-    const moved = await readGuard(mine);
-    if (moved !== undefined && moved.text === seen.text && moved.modified === seen.modified) {
-      log(`removed the takeover file ${guardPath} of a process that died taking the lock over`);
-      await removeFile(mine, log);
-      return;
+    if (moved !== "gone" && sameLock(moved, stale)) {
+      log(`took over the stale lock ${this.path}`);
+    } else {
+      // Alive after all: give it back, unless a new lock is there already.
+      await link(mine, this.path).catch((error: unknown) =>
+        log(`could not put back the lock ${this.path}: ${describeError(error)}`),
+      );
     }
-    // A fresh one, made after we looked: put it back (unless yet another is there) and give way.
-    await link(mine, guardPath).catch(noop);
     await removeFile(mine, log);
-    throw busy;
   }
 
   private inUse(owner: Owner | string): Error {
@@ -301,9 +280,11 @@ export class JournalLock {
     const owner = await this.read();
     if (owner === "gone") return "gone";
     if (owner.pid !== 0 && this.checksPid(owner)) {
-      // Our own pid, yet not held by us: a previous incarnation with the same
-      // pid (pid 1 in a restarted container) crashed.
-      if (owner.pid === process.pid || !isAlive(owner.pid)) return { stale: owner };
+      if (!isAlive(owner.pid)) return { stale: owner };
+      // Our own pid, yet not held by this thread: a previous incarnation with
+      // the same pid (pid 1 in a restarted container) that crashed, if the
+      // lock is older than this process; else another worker thread of ours.
+      if (owner.pid === process.pid && owner.modified < PROCESS_STARTED) return { stale: owner };
       if (Date.now() - owner.modified <= FRESH_MS) return owner;
     }
     // Another host or container (its pid means nothing here), a live pid that
@@ -326,23 +307,8 @@ export class JournalLock {
   }
 
   /** What the lock file says, `"gone"` if there is none. */
-  private async read(): Promise<Owner | "gone"> {
-    let file: FileHandle;
-    try {
-      file = await open(this.path, "r");
-    } catch (error) {
-      if (errorCode(error) === "ENOENT") return "gone";
-      throw fsError(`Cannot read the journal lock ${this.path}`, error);
-    }
-    try {
-      // One handle: the text and the time of the same file, even if it is replaced meanwhile.
-      const modified = (await file.stat()).mtimeMs;
-      return parseOwner(await file.readFile("utf8"), modified);
-    } catch (error) {
-      throw fsError(`Cannot read the journal lock ${this.path}`, error);
-    } finally {
-      await file.close();
-    }
+  private read(): Promise<Owner | "gone"> {
+    return readOwner(this.path);
   }
 
   private isOurs(owner: Owner | "gone"): boolean {
@@ -391,17 +357,24 @@ export class JournalLock {
   }
 }
 
-async function readGuard(path: string): Promise<{ text: string; modified: number } | undefined> {
+/** What a lock file says, `"gone"` if there is none; text and time read through one handle. */
+async function readOwner(path: string): Promise<Owner | "gone"> {
+  let file: FileHandle;
   try {
-    const modified = (await stat(path)).mtimeMs;
-    return { text: await readFile(path, "utf8"), modified };
+    file = await open(path, "r");
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return undefined;
+    if (errorCode(error) === "ENOENT") return "gone";
     throw fsError(`Cannot read the journal lock ${path}`, error);
   }
+  try {
+    const modified = (await file.stat()).mtimeMs;
+    return parseOwner(await file.readFile("utf8"), modified);
+  } catch (error) {
+    throw fsError(`Cannot read the journal lock ${path}`, error);
+  } finally {
+    await file.close();
+  }
 }
-
-function noop(): void {}
 
 function parseOwner(text: string, modified: number): Owner {
   const [pidLine = "", host = "", namespace = "", token = ""] = text.split("\n");

@@ -582,6 +582,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       // A spare that could not be made (a full disk) is not left behind.
       if (spareSize === 0) await removeFile(this.sparePath, log);
     }
+    // Waiting for the spare may have taken a while: check again before writing files.
+    this.lock.ensureHeld();
     const target = spareSize > 0 ? this.sparePath : `${this.path}.tmp`;
     try {
       const out = await open(target, spareSize > 0 ? "r+" : "w", 0o600);
@@ -625,7 +627,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
 
   /** Starts zero-filling and fsyncing the next compaction's file in the background. */
   private prepareSpare(): void {
-    if (this.lock.isLost) return;
+    if (!this.lock.stillHeld()) return;
     const size = this.compactBytes + ALLOCATION_SLACK;
     this.spare = (async () => {
       try {

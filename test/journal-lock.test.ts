@@ -1,5 +1,7 @@
+import { spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -9,11 +11,14 @@ import {
 } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { fileJournal } from "../src/index.js";
 import { JournalLock } from "../src/journal-lock.js";
 import { until } from "./helpers/async.js";
 import { expectOwnLock, lockText } from "./helpers/lock.js";
+
+const TAKER = fileURLToPath(new URL("fixtures/.build/lock-taker.mjs", import.meta.url));
 
 /** Short enough for tests, long enough for a touch from a timer in the test to land within it. */
 const WATCH_MS = 400;
@@ -53,7 +58,49 @@ function touchSoon(): void {
   }, WATCH_MS / 4);
 }
 
+interface Taken {
+  acquired: boolean;
+  error?: string;
+  heldAtEnd?: boolean;
+}
+
+/** Runs test/fixtures/lock-taker.mts: another process that tries to take the lock and holds it a while. */
+function takeInChild(holdMs: number): Promise<Taken> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TAKER, dir, String(WATCH_MS), String(holdMs)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("exit", () => {
+      try {
+        resolve(JSON.parse(out) as Taken);
+      } catch {
+        reject(new Error(`lock-taker printed ${JSON.stringify(out)}`));
+      }
+    });
+  });
+}
+
 describe("JournalLock", () => {
+  it("lets exactly one of three processes racing for a stale lock take it", async () => {
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid as number;
+    // A dead pid of this host (taken at once), and an untouched one of another host (watched).
+    for (const stale of [lockText(dead), lockText(dead, { host: "gone-host" })]) {
+      for (let round = 0; round < 2; round++) {
+        foreignLock(stale, 60_000);
+        const results = await Promise.all([1, 2, 3].map(() => takeInChild(800)));
+        expect(results.filter((r) => r.acquired)).toEqual([{ acquired: true, heldAtEnd: true }]);
+        for (const result of results.filter((r) => !r.acquired))
+          expect(result.error).toMatch(/in use by process \d+ \(lock/);
+        rmSync(path, { force: true });
+      }
+    }
+  }, 20_000);
+
   it("refuses a lock from another host whose owner touches it, naming process and host", async () => {
     // Another container on a shared volume: its pid may even equal ours.
     foreignLock(`${process.pid}\nother-container\npid:[1]\ntoken-a\n`);
@@ -83,6 +130,30 @@ describe("JournalLock", () => {
     foreignLock(`${process.pid}\n${hostname()}\npid:[1]\ntoken-a\n`);
     await lockIn().acquire();
     expectOwnLock(path);
+  });
+
+  it("tells a crashed earlier process with our pid from another worker thread of ours", async () => {
+    // Touched since this process started: another thread of it holds the lock.
+    foreignLock(lockText(process.pid, { token: "other-thread" }));
+    const started = performance.now();
+    await expect(lockIn().acquire()).rejects.toThrow(`in use by process ${process.pid} (lock`);
+    // Older than this process: a previous one with the same pid (pid 1 in a container) crashed.
+    foreignLock(lockText(process.pid, { token: "earlier-process" }), 3_600_000);
+    await lockIn().acquire();
+    expect(performance.now() - started).toBeLessThan(WATCH_MS);
+    expectOwnLock(path);
+  });
+
+  it("stops a writer past its lease that cannot read its lock", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const lock = lockIn();
+    await lock.acquire();
+    vi.advanceTimersByTime(13_000);
+    rmSync(path);
+    mkdirSync(path); // unreadable as a file
+    expect(() => lock.ensureHeld()).toThrow(`Cannot check the journal lock ${path}`);
+    expect(lock.stillHeld()).toBe(false);
+    rmSync(path, { recursive: true });
   });
 
   it("refuses at once a live pid of this namespace that touched its lock lately", async () => {
