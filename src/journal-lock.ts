@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync, readlinkSync, utimesSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync, utimesSync } from "node:fs";
 import { type FileHandle, link, open, realpath, rename, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -31,19 +31,39 @@ const FRESH_MS = 30_000;
  */
 const RECHECK_MS = 12_000;
 
-/** This process's pid namespace: pids from another one (another container) mean nothing here. */
-const PID_NAMESPACE = (() => {
+/**
+ * Where this process's pid numbers mean something: its pid namespace (pids
+ * of another container mean nothing here) and the boot (after a reboot, an
+ * old pid belongs to some other process). Empty parts where the system has
+ * no such file (not Linux).
+ */
+export const PID_SPACE = [
+  readLink("/proc/self/ns/pid"),
+  readText("/proc/sys/kernel/random/boot_id"),
+]
+  .join(" ")
+  .trim();
+
+function readLink(path: string): string {
   try {
-    return readlinkSync("/proc/self/ns/pid");
+    return readlinkSync(path);
   } catch {
-    return ""; // not Linux: one namespace
+    return "";
   }
-})();
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
 
 /** When this process started, in milliseconds since the epoch (a little early, to be safe). */
 const PROCESS_STARTED = Date.now() - process.uptime() * 1000 - 1_000;
 
-/** What a lock file says: `pid\nhost\npid namespace\ntoken\n`. */
+/** What a lock file says: `pid\nhost\npid space\ntoken\n`. */
 interface Owner {
   /** 0 if the file names no pid: being written right now, or garbage. */
   pid: number;
@@ -89,8 +109,13 @@ export class JournalLock {
   private key = "";
   private token = "";
   private timer: NodeJS.Timeout | undefined;
-  /** `performance.now()` of the last touch that found the lock ours. */
-  private touched = 0;
+  /**
+   * When the last touch that found the lock ours began, on both clocks: the
+   * monotonic one stops while the machine sleeps, the wall clock may jump.
+   */
+  private touched = { monotonic: 0, wall: 0 };
+  /** The lock file's inode and device, to see at once when it is replaced. */
+  private file = { ino: 0, dev: 0 };
   private lost: Error | undefined;
 
   /**
@@ -140,14 +165,17 @@ export class JournalLock {
   ensureHeld(): void {
     if (this.lost !== undefined) throw this.lost;
     if (this.token === "") throw new Error(`The journal lock ${this.path} is not held.`);
-    if (performance.now() - this.touched < RECHECK_MS) return;
-    const started = performance.now();
+    // Replaced (a takeover that could not put a live lock back): check it now.
+    const stats = statSync(this.path, { throwIfNoEntry: false });
+    const replaced = stats?.ino !== this.file.ino || stats?.dev !== this.file.dev;
+    if (!replaced && this.sinceTouch() < RECHECK_MS) return;
+    const started = now();
     // Past the lease: a writer that cannot tell whether it still owns the
     // journal stops, rather than write on beside another owner.
     this.checkOursNow();
     try {
-      const now = new Date();
-      utimesSync(this.path, now, now);
+      const date = new Date();
+      utimesSync(this.path, date, date);
     } catch (error) {
       if (errorCode(error) !== "ENOENT")
         throw fsError(`Cannot touch the journal lock ${this.path}`, error);
@@ -155,6 +183,13 @@ export class JournalLock {
     // A taker may have moved it away between the read and the touch.
     this.checkOursNow();
     this.touched = started;
+    const { ino, dev } = statSync(this.path);
+    this.file = { ino, dev };
+  }
+
+  /** Milliseconds since the last counted touch, by whichever clock says longer. */
+  private sinceTouch(): number {
+    return Math.max(performance.now() - this.touched.monotonic, Date.now() - this.touched.wall);
   }
 
   /** Reads the lock now; throws (and reports it lost) unless it is ours. */
@@ -202,25 +237,33 @@ export class JournalLock {
     for (let attempt = 0; attempt < 5; attempt++) {
       const token = randomUUID();
       // From before the file exists: a pause while writing it counts against the lease.
-      const started = performance.now();
+      const started = now();
+      let file: FileHandle;
       try {
-        const file = await open(this.path, "wx", 0o600);
-        try {
-          await file.writeFile(`${process.pid}\n${this.host}\n${PID_NAMESPACE}\n${token}\n`);
-        } finally {
-          await file.close();
-        }
-        this.token = token;
-        this.touched = started;
-        return;
+        file = await open(this.path, "wx", 0o600);
       } catch (error) {
         if (errorCode(error) !== "EEXIST")
           throw fsError(`Cannot create the journal lock ${this.path}`, error);
+        const owner = await this.liveOwner();
+        if (owner === "gone") continue;
+        if (!("stale" in owner)) throw this.inUse(owner);
+        await this.removeStale(owner.stale);
+        continue;
       }
-      const owner = await this.liveOwner();
-      if (owner === "gone") continue;
-      if (!("stale" in owner)) throw this.inUse(owner);
-      await this.removeStale(owner.stale);
+      try {
+        await file.writeFile(`${process.pid}\n${this.host}\n${PID_SPACE}\n${token}\n`);
+        const { ino, dev } = await file.stat();
+        this.file = { ino, dev };
+      } catch (error) {
+        // An empty lock would make every later start wait to see whether it lives.
+        await file.close().catch(noop);
+        await removeFile(this.path, log);
+        throw fsError(`Cannot write the journal lock ${this.path}`, error);
+      }
+      await file.close();
+      this.token = token;
+      this.touched = started;
+      return;
     }
     throw new Error(
       `Could not take the journal lock ${this.path}: it keeps being created by another process.`,
@@ -251,10 +294,15 @@ export class JournalLock {
     if (moved !== "gone" && sameLock(moved, stale)) {
       log(`took over the stale lock ${this.path}`);
     } else {
-      // Alive after all: give it back, unless a new lock is there already.
-      await link(mine, this.path).catch((error: unknown) =>
-        log(`could not put back the lock ${this.path}: ${describeError(error)}`),
-      );
+      // Alive after all: give it back, unless a new lock is there already
+      // (then its owner finds its lock replaced before its next write).
+      try {
+        await link(mine, this.path);
+      } catch (error) {
+        if (errorCode(error) === "EEXIST") log(`a new lock took the place of ${this.path}`);
+        // No hard links here (exFAT, some network file systems): put it back by name.
+        else await rename(mine, this.path);
+      }
     }
     await removeFile(mine, log);
   }
@@ -303,7 +351,7 @@ export class JournalLock {
 
   /** Whether this process can tell from the pid whether the owner lives: same host, same pid namespace. */
   private checksPid(owner: Owner): boolean {
-    return owner.host === this.host && owner.namespace === PID_NAMESPACE;
+    return owner.host === this.host && owner.namespace === PID_SPACE;
   }
 
   /** What the lock file says, `"gone"` if there is none. */
@@ -326,14 +374,14 @@ export class JournalLock {
           ? "nobody (it was overwritten with something else)"
           : describeOwner(owner, this.host);
     this.lost = new Error(
-      `The journal lock ${this.path} now belongs to ${by}: this process did not touch it for ${Math.round((performance.now() - this.touched) / 1000)} s (was it paused?), and another process took it over.`,
+      `The journal lock ${this.path} now belongs to ${by}: this process did not touch it for ${Math.round(this.sinceTouch() / 1000)} s (was it paused?), and another process took it over.`,
     );
     this.onLost(this.lost);
   }
 
   /** Touches the lock for the acquire that `token` names; reports it lost if it is not ours. */
   private async touch(token: string): Promise<void> {
-    const started = performance.now();
+    const started = now();
     try {
       const owner = await this.read();
       // Released (and maybe acquired again) meanwhile: not this touch's business.
@@ -342,8 +390,8 @@ export class JournalLock {
         this.lose(owner);
         return;
       }
-      const now = new Date();
-      await utimes(this.path, now, now);
+      const date = new Date();
+      await utimes(this.path, date, date);
       // Paused between the read and here, we may have touched a new owner's
       // lock: only a read after the touch shows it was ours.
       const after = await this.read();
@@ -375,6 +423,13 @@ async function readOwner(path: string): Promise<Owner | "gone"> {
     await file.close();
   }
 }
+
+/** Now, on both clocks. */
+function now(): { monotonic: number; wall: number } {
+  return { monotonic: performance.now(), wall: Date.now() };
+}
+
+function noop(): void {}
 
 function parseOwner(text: string, modified: number): Owner {
   const [pidLine = "", host = "", namespace = "", token = ""] = text.split("\n");

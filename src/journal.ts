@@ -1,5 +1,5 @@
-import { fdatasyncSync, writeSync } from "node:fs";
-import { type FileHandle, mkdir, open, readFile, rename } from "node:fs/promises";
+import { fdatasyncSync, renameSync, writeSync } from "node:fs";
+import { type FileHandle, mkdir, open, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as zlib from "node:zlib";
 import type { Update } from "grammy/types";
@@ -586,7 +586,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.lock.ensureHeld();
     const target = spareSize > 0 ? this.sparePath : `${this.path}.tmp`;
     try {
-      const out = await open(target, spareSize > 0 ? "r+" : "w", 0o600);
+      // A new file rather than an old one reopened: a process that lost the
+      // directory while paused may still hold an old one open, and write on.
+      const out = spareSize > 0 ? await open(target, "r+", 0o600) : await createFresh(target);
       try {
         await writeAll(out, data);
         const zeroFrom = Math.max(spareSize, data.length);
@@ -600,9 +602,10 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       } finally {
         await out.close();
       }
-      // Again: paused while writing, this process may have lost the directory to another.
+      // Again: paused while writing, this process may have lost the directory
+      // to another. Synchronous, so that no pause fits between check and rename.
       this.lock.ensureHeld();
-      await rename(target, this.path);
+      renameSync(target, this.path);
     } catch (error) {
       // A lost lock: the file may be the new owner's now.
       if (!this.lock.isLost) await removeFile(target, log);
@@ -631,8 +634,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     const size = this.compactBytes + ALLOCATION_SLACK;
     this.spare = (async () => {
       try {
-        // "w": a spare left by a crash may hold records; it is never read.
-        const file = await open(this.sparePath, "w", 0o600);
+        // A new file: one left by a crash may hold records (it is never read),
+        // or be held open by a process that lost the directory while paused.
+        const file = await createFresh(this.sparePath);
         try {
           // Each step fsynced: one 8 MiB flush held up the journal's own
           // fsyncs for milliseconds.
@@ -878,6 +882,12 @@ async function writeZeros(
     at += bytesWritten;
     if (goOn !== undefined) await file.datasync();
   }
+}
+
+/** Creates `path` anew (a new inode), removing any file of that name first. */
+async function createFresh(path: string): Promise<FileHandle> {
+  await removeFile(path, log);
+  return open(path, "wx", 0o600);
 }
 
 /** Fsyncs a directory so a rename in it is durable; a no-op where directories cannot be opened. */

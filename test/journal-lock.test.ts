@@ -4,11 +4,13 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
+import { open } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -142,6 +144,51 @@ describe("JournalLock", () => {
     await lockIn().acquire();
     expect(performance.now() - started).toBeLessThan(WATCH_MS);
     expectOwnLock(path);
+  });
+
+  it("sees at its next write that its lock file was replaced, lease or not", async () => {
+    const lock = lockIn();
+    await lock.acquire();
+    lock.ensureHeld();
+    // A takeover that could not put a live lock back: another file in its place.
+    writeFileSync(`${path}.new`, lockText(999, { host: "other-host", token: "token-b" }));
+    renameSync(`${path}.new`, path);
+    expect(() => lock.ensureHeld()).toThrow(`The journal lock ${path} now belongs to process 999`);
+  });
+
+  it("writes its log and spare into new files, not ones a lost owner may hold open", async () => {
+    // Files a paused, lost owner left and still holds open.
+    writeFileSync(join(dir, "journal.log.tmp"), "");
+    writeFileSync(join(dir, "journal.spare"), "");
+    const stale = [
+      await open(join(dir, "journal.log.tmp"), "r+"),
+      await open(join(dir, "journal.spare"), "r+"),
+    ];
+    const journal = fileJournal<{ update_id: number }>(dir, { compactBytes: 4096 });
+    await journal.open();
+    await journal.append([{ update_id: 1 }], 2);
+    await until(() => existsSync(join(dir, "journal.spare")));
+    // Let it compact into the spare, then append again.
+    await journal.append(
+      Array.from({ length: 40 }, (_, i) => ({ update_id: 2 + i, text: "x".repeat(200) })),
+      42,
+    );
+    // The lost owner wakes up and writes on through its old handles.
+    for (const file of stale) {
+      await file.write(Buffer.alloc(64 * 1024, "!"), 0, 64 * 1024, 0);
+      await file.close();
+    }
+    await journal.flush();
+    await (journal as unknown as { fd?: { close(): Promise<void> } }).fd?.close();
+    const held = (globalThis as Record<symbol, Set<string> | undefined>)[
+      Symbol.for("grammy-runner.journal-locks")
+    ];
+    held?.clear();
+    utimesSync(path, new Date(0), new Date(0));
+    const recovery = await fileJournal<{ update_id: number }>(dir).open();
+    expect(recovery.pending.map((u) => u.update_id)).toEqual(
+      Array.from({ length: 41 }, (_, i) => 1 + i),
+    );
   });
 
   it("stops a writer past its lease that cannot read its lock", async () => {
