@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync, readlinkSync, statSync, utimesSync } from "node:fs";
+import { fstatSync, readFileSync, readlinkSync, statSync, utimesSync } from "node:fs";
 import { type FileHandle, link, open, realpath, rename, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -114,8 +114,12 @@ export class JournalLock {
    * monotonic one stops while the machine sleeps, the wall clock may jump.
    */
   private touched = { monotonic: 0, wall: 0 };
-  /** The lock file's inode and device, to see at once when it is replaced. */
-  private file = { ino: 0, dev: 0 };
+  /**
+   * The lock file, kept open while held: comparing it with what the path
+   * names shows at once when the file was replaced, and keeping it open
+   * stops its inode number from being reused by a new file of that name.
+   */
+  private handle: FileHandle | undefined;
   private lost: Error | undefined;
 
   /**
@@ -130,11 +134,6 @@ export class JournalLock {
     private readonly onLost: (error: Error) => void,
     private readonly watchMs = WATCH_MS,
   ) {}
-
-  /** Whether the lock was found taken over while held: then leave every file of the directory alone. */
-  get isLost(): boolean {
-    return this.lost !== undefined;
-  }
 
   /** Takes the lock, or rejects with an error naming the process that holds it. */
   async acquire(): Promise<void> {
@@ -165,9 +164,16 @@ export class JournalLock {
   ensureHeld(): void {
     if (this.lost !== undefined) throw this.lost;
     if (this.token === "") throw new Error(`The journal lock ${this.path} is not held.`);
-    // Replaced (a takeover that could not put a live lock back): check it now.
-    const stats = statSync(this.path, { throwIfNoEntry: false });
-    const replaced = stats?.ino !== this.file.ino || stats?.dev !== this.file.dev;
+    // Replaced (removed by hand, or a takeover that could not put a live lock
+    // back): check it now.
+    const named = statSync(this.path, { throwIfNoEntry: false });
+    const own = this.handle === undefined ? undefined : fstatSync(this.handle.fd);
+    const replaced =
+      named === undefined ||
+      own === undefined ||
+      own.nlink === 0 ||
+      named.ino !== own.ino ||
+      named.dev !== own.dev;
     if (!replaced && this.sinceTouch() < RECHECK_MS) return;
     const started = now();
     // Past the lease: a writer that cannot tell whether it still owns the
@@ -183,8 +189,6 @@ export class JournalLock {
     // A taker may have moved it away between the read and the touch.
     this.checkOursNow();
     this.touched = started;
-    const { ino, dev } = statSync(this.path);
-    this.file = { ino, dev };
   }
 
   /** Milliseconds since the last counted touch, by whichever clock says longer. */
@@ -223,6 +227,8 @@ export class JournalLock {
     this.timer = undefined;
     const token = this.token;
     this.token = "";
+    const handle = this.handle;
+    this.handle = undefined;
     if (!held.delete(this.key)) return;
     try {
       // Remove only our own lock, never one another process has taken over.
@@ -230,6 +236,8 @@ export class JournalLock {
       if (typeof owner === "object" && owner.token === token) await unlink(this.path);
     } catch (error) {
       log(`could not remove the lock ${this.path}: ${describeError(error)}`);
+    } finally {
+      await handle?.close().catch(noop);
     }
   }
 
@@ -252,15 +260,13 @@ export class JournalLock {
       }
       try {
         await file.writeFile(`${process.pid}\n${this.host}\n${PID_SPACE}\n${token}\n`);
-        const { ino, dev } = await file.stat();
-        this.file = { ino, dev };
       } catch (error) {
         // An empty lock would make every later start wait to see whether it lives.
         await file.close().catch(noop);
         await removeFile(this.path, log);
         throw fsError(`Cannot write the journal lock ${this.path}`, error);
       }
-      await file.close();
+      this.handle = file;
       this.token = token;
       this.touched = started;
       return;

@@ -213,8 +213,8 @@ export function checkJournal<Y extends { update_id: number }>(value: unknown): U
  * second process opening the same directory fails, at once if the owner
  * runs on this host in the same pid namespace, within 15 s if it runs on
  * another host or in another container; a lock whose owner is gone is taken
- * over (at once for a dead pid of this host and namespace, after 15 s
- * without a touch otherwise). Each record is checksummed, so a
+ * over (at once for a dead pid of this host, pid namespace and boot, after
+ * 15 s without a touch otherwise). Each record is checksummed, so a
  * record torn by a crash mid-write is discarded. The log contains the updates
  * (user messages), so it is created readable by its owner only.
  *
@@ -608,7 +608,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       renameSync(target, this.path);
     } catch (error) {
       // A lost lock: the file may be the new owner's now.
-      if (!this.lock.isLost) await removeFile(target, log);
+      if (this.lock.stillHeld()) await removeFile(target, log);
       throw fsError(`Compacting the journal ${this.path} failed`, error);
     }
     const old = this.fd;
@@ -659,7 +659,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (spare === undefined) return;
     await spare;
     // A lost lock: the spare may be the new owner's now.
-    if (!this.lock.isLost) await removeFile(this.sparePath, log);
+    if (this.lock.stillHeld()) await removeFile(this.sparePath, log);
   }
 
   private async read(): Promise<string> {

@@ -191,6 +191,16 @@ describe("JournalLock", () => {
     );
   });
 
+  it("sees at its next write that its lock was removed by hand and made again", async () => {
+    const lock = lockIn();
+    await lock.acquire();
+    // `rm journal.lock`, then another process starts: on ext4 the new file
+    // could get the old inode number, were the old one not still open.
+    rmSync(path);
+    writeFileSync(path, lockText(999, { host: "other-host", token: "token-b" }));
+    expect(() => lock.ensureHeld()).toThrow(`The journal lock ${path} now belongs to process 999`);
+  });
+
   it("stops a writer past its lease that cannot read its lock", async () => {
     vi.useFakeTimers({ toFake: ["performance"] });
     const lock = lockIn();
