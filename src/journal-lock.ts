@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { fstatSync, readFileSync, readlinkSync, statSync, utimesSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync, utimesSync } from "node:fs";
 import { type FileHandle, link, open, realpath, rename, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -115,11 +115,13 @@ export class JournalLock {
    */
   private touched = { monotonic: 0, wall: 0 };
   /**
-   * The lock file, kept open while held: comparing it with what the path
-   * names shows at once when the file was replaced, and keeping it open
-   * stops its inode number from being reused by a new file of that name.
+   * The lock file, kept open while held, so that its inode number cannot be
+   * reused by a new file of that name: then comparing the number with what
+   * the path names shows at once when the file was replaced.
    */
   private handle: FileHandle | undefined;
+  /** The held file's inode and device. */
+  private file = { ino: -1, dev: -1 };
   private lost: Error | undefined;
 
   /**
@@ -167,13 +169,7 @@ export class JournalLock {
     // Replaced (removed by hand, or a takeover that could not put a live lock
     // back): check it now.
     const named = statSync(this.path, { throwIfNoEntry: false });
-    const own = this.handle === undefined ? undefined : fstatSync(this.handle.fd);
-    const replaced =
-      named === undefined ||
-      own === undefined ||
-      own.nlink === 0 ||
-      named.ino !== own.ino ||
-      named.dev !== own.dev;
+    const replaced = named?.ino !== this.file.ino || named?.dev !== this.file.dev;
     if (!replaced && this.sinceTouch() < RECHECK_MS) return;
     const started = now();
     // Past the lease: a writer that cannot tell whether it still owns the
@@ -260,6 +256,8 @@ export class JournalLock {
       }
       try {
         await file.writeFile(`${process.pid}\n${this.host}\n${PID_SPACE}\n${token}\n`);
+        const { ino, dev } = await file.stat();
+        this.file = { ino, dev };
       } catch (error) {
         // An empty lock would make every later start wait to see whether it lives.
         await file.close().catch(noop);

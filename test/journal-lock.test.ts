@@ -66,25 +66,38 @@ interface Taken {
   heldAtEnd?: boolean;
 }
 
-/** Runs test/fixtures/lock-taker.mts: another process that tries to take the lock and holds it a while. */
-function takeInChild(holdMs: number): Promise<Taken> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TAKER, dir, String(WATCH_MS), String(holdMs)], {
-      stdio: ["ignore", "pipe", "inherit"],
+/**
+ * Runs test/fixtures/lock-taker.mts in `count` processes at once: each tries
+ * to take the lock; a winner holds it until every one has tried.
+ */
+async function raceInChildren(count: number): Promise<Taken[]> {
+  const children = Array.from({ length: count }, () => {
+    const child = spawn(process.execPath, [TAKER, dir, String(WATCH_MS)], {
+      stdio: ["pipe", "pipe", "inherit"],
     });
     let out = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
+    const tried = new Promise<void>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("\n")) resolve();
+      });
     });
-    child.on("error", reject);
-    child.on("exit", () => {
-      try {
-        resolve(JSON.parse(out) as Taken);
-      } catch {
-        reject(new Error(`lock-taker printed ${JSON.stringify(out)}`));
-      }
+    const exited = new Promise<Taken>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("exit", () => {
+        try {
+          const lines = out.trim().split("\n");
+          resolve(Object.assign({}, ...lines.map((line) => JSON.parse(line) as Partial<Taken>)));
+        } catch {
+          reject(new Error(`lock-taker printed ${JSON.stringify(out)}`));
+        }
+      });
     });
+    return { child, tried, exited };
   });
+  await Promise.all(children.map((c) => c.tried));
+  for (const { child } of children) child.stdin.end();
+  return Promise.all(children.map((c) => c.exited));
 }
 
 describe("JournalLock", () => {
@@ -94,14 +107,14 @@ describe("JournalLock", () => {
     for (const stale of [lockText(dead), lockText(dead, { host: "gone-host" })]) {
       for (let round = 0; round < 2; round++) {
         foreignLock(stale, 60_000);
-        const results = await Promise.all([1, 2, 3].map(() => takeInChild(800)));
+        const results = await raceInChildren(3);
         expect(results.filter((r) => r.acquired)).toEqual([{ acquired: true, heldAtEnd: true }]);
         for (const result of results.filter((r) => !r.acquired))
           expect(result.error).toMatch(/in use by process \d+ \(lock/);
         rmSync(path, { force: true });
       }
     }
-  }, 20_000);
+  }, 30_000);
 
   it("refuses a lock from another host whose owner touches it, naming process and host", async () => {
     // Another container on a shared volume: its pid may even equal ours.
