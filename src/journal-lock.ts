@@ -30,6 +30,8 @@ const FRESH_MS = 30_000;
  * writing, since others may have watched it go quiet and taken it over.
  */
 const RECHECK_MS = 12_000;
+/** How long a new lock is watched for a takeover working from an older look; see `settled()`. */
+const SETTLE_MS = 100;
 
 /**
  * Where this process's pid numbers mean something: its pid namespace (pids
@@ -159,9 +161,10 @@ export class JournalLock {
   }
 
   /**
-   * Throws if the lock is no longer ours. Costs a comparison unless this
-   * process has not touched the lock for a while (it was paused): then it
-   * reads the lock, since a writer that lost it must not write on.
+   * Throws if the lock is no longer ours. Costs one `stat` of the lock file
+   * unless the file was replaced or this process has not touched it for a
+   * while (it was paused): then it reads the lock, since a writer that lost
+   * it must not write on.
    */
   ensureHeld(): void {
     if (this.lost !== undefined) throw this.lost;
@@ -225,7 +228,10 @@ export class JournalLock {
     this.token = "";
     const handle = this.handle;
     this.handle = undefined;
-    if (!held.delete(this.key)) return;
+    if (!held.delete(this.key)) {
+      await handle?.close().catch(noop);
+      return;
+    }
     try {
       // Remove only our own lock, never one another process has taken over.
       const owner = await this.read();
@@ -264,6 +270,11 @@ export class JournalLock {
         await removeFile(this.path, log);
         throw fsError(`Cannot write the journal lock ${this.path}`, error);
       }
+      if (!(await this.settled())) {
+        // Moved away by a taker working from an older look, and replaced meanwhile.
+        await file.close().catch(noop);
+        continue;
+      }
       this.handle = file;
       this.token = token;
       this.touched = started;
@@ -275,12 +286,33 @@ export class JournalLock {
   }
 
   /**
+   * Whether the lock file just created is still the one the path names a
+   * moment later. A process taking over a stale lock from an older look may
+   * move a fresh one away and put it back; if meanwhile a third process made
+   * its own, only one of the two may keep it, and the one whose file is gone
+   * starts over.
+   */
+  private async settled(): Promise<boolean> {
+    const polls = 5;
+    for (let poll = 1; ; poll++) {
+      await new Promise((wake) => setTimeout(wake, SETTLE_MS / polls));
+      const named = statSync(this.path, { throwIfNoEntry: false });
+      if (named !== undefined && (named.ino !== this.file.ino || named.dev !== this.file.dev))
+        return false;
+      // Missing: wait a little longer for it to be put back.
+      if (poll >= (named === undefined ? 5 * polls : polls)) return named !== undefined;
+    }
+  }
+
+  /**
    * Removes the lock `stale`, whose owner is gone, if it is still that very
    * lock. Renaming it to a name of our own is the step only one process can
    * take; the renamed file is then compared with what was found stale, and
    * put back if it changed meanwhile (its owner touched it after all).
    */
   private async removeStale(stale: Owner): Promise<void> {
+    // Once more right before: a look taken a watch ago may be out of date.
+    if (!sameLock(await this.read(), stale)) return;
     const mine = `${this.path}.${randomUUID()}`;
     try {
       await rename(this.path, mine);

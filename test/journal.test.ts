@@ -46,8 +46,16 @@ const updates = (from: number, count: number): U[] =>
 
 /** As if the process died: the OS closes its files; nothing is flushed, compacted or unlocked. */
 async function crash(): Promise<void> {
-  for (const journal of opened.splice(0))
-    await (journal as unknown as { fd?: { close(): Promise<void> } }).fd?.close();
+  for (const journal of opened.splice(0)) {
+    const { fd, lock } = journal as unknown as {
+      fd?: { close(): Promise<void> };
+      lock: { handle?: { close(): Promise<void> }; timer?: NodeJS.Timeout };
+    };
+    await fd?.close();
+    // The lock file stays, as after a crash; its handle and touch timer go with the process.
+    await lock.handle?.close();
+    clearInterval(lock.timer);
+  }
 }
 
 /** The log's records: the file without its preallocated zeros. */
