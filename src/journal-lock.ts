@@ -71,7 +71,8 @@ interface Owner {
   pid: number;
   /** `os.hostname()`; empty in a lock that does not say. */
   host: string;
-  namespace: string;
+  /** {@link PID_SPACE} of the owner. */
+  space: string;
   /** Random, one per acquire: tells this lock from any other with the same pid and host. */
   token: string;
   /** The file's modification time, in milliseconds since the epoch. */
@@ -80,11 +81,12 @@ interface Owner {
 
 /**
  * The lock of a journal directory: a file created with O_EXCL, so that of two
- * processes exactly one wins. It names its owner (pid, host name, pid
- * namespace and a random token), and the owner touches it every 10 s.
+ * processes exactly one wins. It names its owner (pid, host name, pid space,
+ * that is pid namespace and boot, and a random token), and the owner touches
+ * it every 10 s.
  *
  * Another process takes it over at once when the owner is provably gone: a
- * dead pid in the same host and pid namespace, or its own pid on a lock
+ * dead pid in the same host and pid space, or its own pid on a lock
  * older than itself. Otherwise (a process on another host, or in another
  * container, whose pid cannot be checked from here; or a live pid that
  * stopped touching the lock, a reused pid) it watches the lock for 15 s on
@@ -385,9 +387,9 @@ export class JournalLock {
     return { stale: owner };
   }
 
-  /** Whether this process can tell from the pid whether the owner lives: same host, same pid namespace. */
+  /** Whether this process can tell from the pid whether the owner lives: same host, same pid space. */
   private checksPid(owner: Owner): boolean {
-    return owner.host === this.host && owner.namespace === PID_SPACE;
+    return owner.host === this.host && owner.space === PID_SPACE;
   }
 
   /** What the lock file says, `"gone"` if there is none. */
@@ -410,7 +412,7 @@ export class JournalLock {
           ? "nobody (it was overwritten with something else)"
           : describeOwner(owner, this.host);
     this.lost = new Error(
-      `The journal lock ${this.path} now belongs to ${by}: this process did not touch it for ${Math.round(this.sinceTouch() / 1000)} s (was it paused?), and another process took it over.`,
+      `The journal lock ${this.path} now belongs to ${by}, though this process held it: another process took it over (this one last touched it ${Math.round(this.sinceTouch() / 1000)} s ago; was it paused?), or it was removed by hand.`,
     );
     this.onLost(this.lost);
   }
@@ -468,10 +470,10 @@ function now(): { monotonic: number; wall: number } {
 function noop(): void {}
 
 function parseOwner(text: string, modified: number): Owner {
-  const [pidLine = "", host = "", namespace = "", token = ""] = text.split("\n");
+  const [pidLine = "", host = "", space = "", token = ""] = text.split("\n");
   const number = Number(pidLine.trim());
   const pid = pidLine.trim() !== "" && Number.isSafeInteger(number) && number > 0 ? number : 0;
-  return { pid, host: host.trim(), namespace: namespace.trim(), token: token.trim(), modified };
+  return { pid, host: host.trim(), space: space.trim(), token: token.trim(), modified };
 }
 
 /** Whether two reads found the very same lock file contents and modification time. */
@@ -480,7 +482,7 @@ function sameLock(a: Owner | "gone", b: Owner): boolean {
     a !== "gone" &&
     a.pid === b.pid &&
     a.host === b.host &&
-    a.namespace === b.namespace &&
+    a.space === b.space &&
     a.token === b.token &&
     a.modified === b.modified
   );
