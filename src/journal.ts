@@ -343,6 +343,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         // new records never follow garbage.
         await this.compact();
       } catch (error) {
+        // A compaction that failed after its rename has made its file the log.
+        await this.fd?.close().catch(noop);
+        this.fd = undefined;
         await this.lock.release();
         throw error;
       }
