@@ -39,10 +39,11 @@ export interface JournalRecovery<Y> {
  * 2. `append(batch, nextOffset)` for every fetched batch; the next getUpdates
  *    (whose offset confirms the batch to Telegram) waits for its promise.
  * 3. `settle(update_id)` when a handler is done (success, error or timeout).
- * 4. On stop: `flush()`, then the final confirmation to Telegram, then `close()`.
+ * 4. `check()`, if the journal has it, before every getUpdates.
+ * 5. On stop: `flush()`, then the final confirmation to Telegram, then `close()`.
  *
- * A rejected `append()` or `flush()` ends the runner (`task()` rejects) rather
- * than confirming updates that are not stored. `fileJournal(dir)` is the
+ * A rejected `append()` or `flush()`, or a `check()` that throws, ends the
+ * runner (`task()` rejects) rather than confirming updates that are not stored. `fileJournal(dir)` is the
  * built-in implementation; implement this interface for other stores (Redis,
  * a database).
  *
@@ -74,6 +75,14 @@ export interface UpdateJournal<Y extends { update_id: number } = Update> {
   settle(updateId: number): void;
   /** Makes everything recorded so far durable, settle records included. */
   flush(): Promise<void>;
+  /**
+   * Optional: throws if the store can no longer take updates, for instance
+   * because another process has taken it over. Called before every
+   * getUpdates, so that a runner that lost its store stops rather than poll
+   * on: Telegram ends the older of two polls with 409 Conflict, so its next
+   * poll would stop the store's new owner instead. Must be cheap.
+   */
+  check?(): void;
   /** Flushes and releases the store; `open()` may be called again afterwards. */
   close(): Promise<void>;
 }
@@ -183,20 +192,20 @@ export function isReplayed(update: unknown): boolean {
  */
 export function checkJournal<Y extends { update_id: number }>(value: unknown): UpdateJournal<Y> {
   const j = value as Partial<Record<keyof UpdateJournal<Y>, unknown>> | null;
-  const missing =
-    typeof j !== "object" || j === null
-      ? undefined
-      : (["open", "append", "settle", "flush", "close"] as const).find(
-          (key) => typeof j[key] !== "function",
-        );
-  if (typeof j !== "object" || j === null || missing !== undefined) {
-    const detail =
-      missing === undefined ? show(value) : `an object without a \`${missing}\` function`;
-    throw new TypeError(
-      `Option \`journal\` must be an UpdateJournal (an object with open, append, settle, flush and close functions), e.g. fileJournal("./journal"), but got ${detail}.`,
-    );
-  }
+  if (typeof j !== "object" || j === null) throw journalError(show(value));
+  const missing = (["open", "append", "settle", "flush", "close"] as const).find(
+    (key) => typeof j[key] !== "function",
+  );
+  if (missing !== undefined) throw journalError(`an object without a \`${missing}\` function`);
+  if (j.check !== undefined && typeof j.check !== "function")
+    throw journalError(`an object whose \`check\` is ${show(j.check)} rather than a function`);
   return value as UpdateJournal<Y>;
+}
+
+function journalError(detail: string): TypeError {
+  return new TypeError(
+    `Option \`journal\` must be an UpdateJournal (an object with open, append, settle, flush and close functions, and optionally check), e.g. fileJournal("./journal"), but got ${detail}.`,
+  );
 }
 
 /**
@@ -391,6 +400,18 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       }, this.settleDelay);
       // Settle records are an optimisation; they must not keep the process alive.
       this.timer.unref();
+    }
+  }
+
+  check(): void {
+    if (this.state !== "open") throw new Error(`The journal ${this.path} is not open.`);
+    if (this.failure !== undefined) throw this.failure;
+    try {
+      this.lock.ensureHeld();
+    } catch (error) {
+      // The lock may have reported the loss itself already.
+      if (this.failure === undefined) this.fail(error);
+      throw this.failure;
     }
   }
 

@@ -6,6 +6,7 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -550,6 +551,23 @@ describe("fileJournal", () => {
     await expect(journal.flush()).rejects.toThrow(/Writing the journal/);
   });
 
+  it("check() passes while the lock is held and throws, failing appends too, once it is taken over", async () => {
+    const journal = journalIn();
+    expect(() => journal.check?.()).toThrow(`The journal ${join(dir, "journal.log")} is not open.`);
+    await journal.open();
+    journal.check?.();
+    // Another process takes the directory over: a new lock file under the name.
+    const lock = join(dir, "journal.lock");
+    writeFileSync(`${lock}.other`, lockText(process.ppid, { token: "token-b" }));
+    renameSync(`${lock}.other`, lock);
+    expect(() => journal.check?.()).toThrow(
+      `The journal lock ${lock} now belongs to process ${process.ppid}`,
+    );
+    await expect(journal.append(updates(1, 1), 2)).rejects.toThrow(/now belongs to process/);
+    // The new owner's lock stays.
+    expect(readFileSync(lock, "utf8")).toBe(lockText(process.ppid, { token: "token-b" }));
+  });
+
   it("checks its arguments", () => {
     expect(() => fileJournal("")).toThrow(TypeError);
     expect(() => fileJournal(42 as unknown as string)).toThrow(
@@ -576,10 +594,15 @@ describe("run() journal option", () => {
 
   it("is validated like the other options", () => {
     expect(() => run(bot, { journal: "./dir" as never })).toThrow(
-      'Option `journal` must be an UpdateJournal (an object with open, append, settle, flush and close functions), e.g. fileJournal("./journal"), but got "./dir".',
+      'Option `journal` must be an UpdateJournal (an object with open, append, settle, flush and close functions, and optionally check), e.g. fileJournal("./journal"), but got "./dir".',
     );
     expect(() => run(bot, { journal: { open() {} } as never })).toThrow(
       /but got an object without a `append` function/,
+    );
+    const fn = async () => {};
+    const journal = { open: fn, append: fn, settle: fn, flush: fn, close: fn, check: 1 };
+    expect(() => run(bot, { journal: journal as never })).toThrow(
+      /but got an object whose `check` is 1 rather than a function/,
     );
     expect(() => run(bot, { journl: {} } as never)).toThrow(/Did you mean `journal`/);
   });

@@ -1,5 +1,5 @@
 import { type ChildProcess, fork, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -153,6 +153,28 @@ describe("run() with a journal", () => {
     await first.stop();
     await expect(first.task()).resolves.toBeUndefined();
     expect(await leftIn(dir)).toEqual({ pending: [], offset: 5 });
+  });
+
+  it("stops polling once another process takes the journal over, even with no updates coming", async () => {
+    const { api } = ctx;
+    const bot = botFor(api);
+    // Polls answered at once: a runner that did not check would poll on and on.
+    const handle = run(bot, {
+      journal: fileJournal(dir),
+      runner: { fetch: { timeout: 0 }, silent: true },
+    });
+    await api.waitFor((a) => a.stats.getUpdatesCalls >= 3);
+    const lock = join(dir, "journal.lock");
+    writeFileSync(`${lock}.new`, lockText(process.ppid, { token: "token-b" }));
+    renameSync(`${lock}.new`, lock);
+    const pollsAtTakeover = api.stats.getUpdatesCalls;
+    await until(() => !handle.isRunning());
+    await expect(handle.task()).rejects.toThrow(
+      `The journal lock ${lock} now belongs to process ${process.ppid}`,
+    );
+    // At most the poll already on its way: none that would end the new owner's.
+    expect(api.stats.getUpdatesCalls).toBeLessThanOrEqual(pollsAtTakeover + 1);
+    expect(readFileSync(lock, "utf8")).toBe(lockText(process.ppid, { token: "token-b" }));
   });
 
   it("fails the runner instead of confirming a batch the journal could not store", async () => {
