@@ -264,6 +264,12 @@ export function fileJournal<Y extends { update_id: number } = Update>(
   return new FileJournal<Y>(resolve(dir), compactBytes, settleDelay);
 }
 
+/** A zero-filled file for the next compaction, open, and how much of it is zeros. */
+interface Spare {
+  file: FileHandle;
+  size: number;
+}
+
 interface Waiter {
   resolve: () => void;
   reject: (error: Error) => void;
@@ -277,8 +283,12 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private opening: Promise<JournalRecovery<Y>> | undefined;
   /** The close in progress, for callers of close() or flush() meanwhile. */
   private closing: Promise<void> | undefined;
-  /** The zero-filled file the next compaction writes into: its size once ready, 0 if that failed. */
-  private spare: Promise<number> | undefined;
+  /**
+   * The zero-filled file the next compaction writes into, once ready;
+   * `undefined` if it could not be made. Kept open from its creation on:
+   * reopened by name, it could be another owner's file by then.
+   */
+  private spare: Promise<Spare | undefined> | undefined;
   private state: "closed" | "opening" | "open" | "closing" = "closed";
   private fd: FileHandle | undefined;
   /** Where the log's records end; the file may go on with preallocated zeros. */
@@ -599,23 +609,24 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     const allocation = preallocate
       ? Math.max(this.compactBytes, 2 * data.length) + ALLOCATION_SLACK
       : data.length;
-    let spareSize = 0;
+    let spare: Spare | undefined;
     if (preallocate && this.spare !== undefined) {
-      spareSize = await this.spare;
+      spare = await this.spare;
       this.spare = undefined;
       // A spare that could not be made (a full disk) is not left behind.
-      if (spareSize === 0) await removeFile(this.sparePath, log);
+      if (spare === undefined) await removeFile(this.sparePath, log);
     }
     // Waiting for the spare may have taken a while: check again before writing files.
     this.lock.ensureHeld();
-    const target = spareSize > 0 ? this.sparePath : `${this.path}.tmp`;
-    let out: FileHandle | undefined;
+    const target = spare !== undefined ? this.sparePath : `${this.path}.tmp`;
+    let out: FileHandle | undefined = spare?.file;
     try {
-      // A new file rather than an old one reopened: a process that lost the
-      // directory while paused may still hold an old one open, and write on.
-      out = spareSize > 0 ? await open(target, "r+", 0o600) : await createFresh(target);
+      // A file this process created, never one reopened by name: a process
+      // that lost the directory while paused may still write into its own
+      // files, which are then no longer the new owner's.
+      out ??= await createFresh(target);
       await writeAll(out, data);
-      const zeroFrom = Math.max(spareSize, data.length);
+      const zeroFrom = Math.max(spare?.size ?? 0, data.length);
       try {
         if (allocation > zeroFrom) await writeZeros(out, zeroFrom, allocation);
       } catch (error) {
@@ -655,21 +666,19 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (!this.lock.stillHeld()) return;
     const size = this.compactBytes + ALLOCATION_SLACK;
     this.spare = (async () => {
+      let file: FileHandle | undefined;
       try {
         // A new file: one left by a crash may hold records (it is never read),
         // or be held open by a process that lost the directory while paused.
-        const file = await createFresh(this.sparePath);
-        try {
-          // Each step fsynced: one 8 MiB flush held up the journal's own
-          // fsyncs for milliseconds.
-          await writeZeros(file, 0, size, () => this.lock.stillHeld());
-        } finally {
-          await file.close();
-        }
-        return size;
+        file = await createFresh(this.sparePath);
+        // Each step fsynced: one 8 MiB flush held up the journal's own
+        // fsyncs for milliseconds.
+        await writeZeros(file, 0, size, () => this.lock.stillHeld());
+        return { file, size };
       } catch (error) {
+        await file?.close().catch(noop);
         log(`could not prepare ${this.sparePath}, compacting without it: ${describeError(error)}`);
-        return 0;
+        return undefined;
       }
     })();
   }
@@ -679,8 +688,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     const spare = this.spare;
     this.spare = undefined;
     if (spare === undefined) return;
-    await spare;
-    // A lost lock: the spare may be the new owner's now.
+    await (await spare)?.file.close().catch(noop);
+    // A lost lock: the name may be the new owner's spare now.
     if (this.lock.stillHeld()) await removeFile(this.sparePath, log);
   }
 
@@ -879,10 +888,11 @@ function crc32(data: string | Uint8Array): string {
   return value.toString(16).padStart(8, "0");
 }
 
+/** Writes `data` at the start of `file`. */
 async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
   let done = 0;
   while (done < data.length) {
-    const { bytesWritten } = await file.write(data, done, data.length - done);
+    const { bytesWritten } = await file.write(data, done, data.length - done, done);
     done += bytesWritten;
   }
 }
