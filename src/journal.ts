@@ -76,13 +76,13 @@ export interface UpdateJournal<Y extends { update_id: number } = Update> {
   /** Makes everything recorded so far durable, settle records included. */
   flush(): Promise<void>;
   /**
-   * Optional: throws if the store can no longer take updates, for instance
-   * because another process has taken it over. Called before every
-   * getUpdates, so that a runner that lost its store stops rather than poll
-   * on: Telegram ends the older of two polls with 409 Conflict, so its next
-   * poll would stop the store's new owner instead. Must be cheap.
+   * Optional: throws (or rejects) if the store can no longer take updates,
+   * for instance because another process has taken it over. Awaited before
+   * every getUpdates, so that a runner that lost its store stops rather than
+   * poll on: Telegram ends the older of two polls with 409 Conflict, so its
+   * next poll would stop the store's new owner instead. Should be cheap.
    */
-  check?(): void;
+  check?(): void | Promise<void>;
   /** Flushes and releases the store; `open()` may be called again afterwards. */
   close(): Promise<void>;
 }
@@ -610,17 +610,20 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       ? Math.max(this.compactBytes, 2 * data.length) + ALLOCATION_SLACK
       : data.length;
     let spare: Spare | undefined;
+    let spareFailed = false;
     if (preallocate && this.spare !== undefined) {
       spare = await this.spare;
       this.spare = undefined;
-      // A spare that could not be made (a full disk) is not left behind.
-      if (spare === undefined) await removeFile(this.sparePath, log);
+      spareFailed = spare === undefined;
     }
-    // Waiting for the spare may have taken a while: check again before writing files.
-    this.lock.ensureHeld();
     const target = spare !== undefined ? this.sparePath : `${this.path}.tmp`;
     let out: FileHandle | undefined = spare?.file;
     try {
+      // Waiting for the spare may have taken a while: check again before
+      // touching files (a failure closes the spare below).
+      this.lock.ensureHeld();
+      // A spare that could not be made (a full disk) is not left behind.
+      if (spareFailed) await removeFile(this.sparePath, log);
       // A file this process created, never one reopened by name: a process
       // that lost the directory while paused may still write into its own
       // files, which are then no longer the new owner's.
@@ -673,8 +676,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         file = await createFresh(this.sparePath);
         // Each step fsynced: one 8 MiB flush held up the journal's own
         // fsyncs for milliseconds.
-        await writeZeros(file, 0, size, () => this.lock.stillHeld());
-        return { file, size };
+        const zeroed = await writeZeros(file, 0, size, () => this.lock.stillHeld());
+        return { file, size: zeroed };
       } catch (error) {
         await file?.close().catch(noop);
         log(`could not prepare ${this.sparePath}, compacting without it: ${describeError(error)}`);
@@ -900,20 +903,22 @@ async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
 /**
  * Writes zeros from `start` up to `end`, {@link ZERO_STEP} at a time. With
  * `goOn`, each step is fsynced, and the writing stops once `goOn()` is false.
+ * Returns where the zeros end.
  */
 async function writeZeros(
   file: FileHandle,
   start: number,
   end: number,
   goOn?: () => boolean,
-): Promise<void> {
+): Promise<number> {
   const zeros = Buffer.alloc(Math.min(end - start, ZERO_STEP));
-  for (let at = start; at < end; ) {
-    if (goOn?.() === false) return;
+  let at = start;
+  while (at < end && goOn?.() !== false) {
     const { bytesWritten } = await file.write(zeros, 0, Math.min(zeros.length, end - at), at);
     at += bytesWritten;
     if (goOn !== undefined) await file.datasync();
   }
+  return at;
 }
 
 /** Creates `path` anew (a new inode), removing any file of that name first. */

@@ -344,7 +344,7 @@ function journaled<Y extends { update_id: number }>(
       return batch;
     }
     await appended;
-    journal.check?.();
+    await journal.check?.();
     const updates = await fetcher.fetch(batchSize, signal);
     if (updates.length > 0) {
       appended = journal.append(updates, fetcher.nextOffset());

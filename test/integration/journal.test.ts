@@ -177,6 +177,33 @@ describe("run() with a journal", () => {
     expect(readFileSync(lock, "utf8")).toBe(lockText(process.ppid, { token: "token-b" }));
   });
 
+  it("awaits a custom journal's async check(), and stops when it rejects", async () => {
+    const { api } = ctx;
+    let owned = true;
+    const journal: UpdateJournal = {
+      open: async () => ({ pending: [], offset: undefined }),
+      append: async () => {},
+      settle: () => {},
+      flush: async () => {},
+      close: async () => {},
+      // A networked store asks whether this process still owns it.
+      check: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        if (!owned) throw new Error("the store now belongs to another process");
+      },
+    };
+    const handle = run(botFor(api), {
+      journal,
+      runner: { fetch: { timeout: 0 }, silent: true },
+    });
+    await api.waitFor((a) => a.stats.getUpdatesCalls >= 3);
+    owned = false;
+    const pollsAtLoss = api.stats.getUpdatesCalls;
+    await until(() => !handle.isRunning());
+    await expect(handle.task()).rejects.toThrow("the store now belongs to another process");
+    expect(api.stats.getUpdatesCalls).toBeLessThanOrEqual(pollsAtLoss + 1);
+  });
+
   it("fails the runner instead of confirming a batch the journal could not store", async () => {
     const { api } = ctx;
     const bot = botFor(api);
