@@ -5,6 +5,7 @@
  * metrics over IPC and exits.
  */
 import { subscribe } from "node:diagnostics_channel";
+import { closeSync, fdatasyncSync, openSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import type { ClientRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -229,6 +230,7 @@ async function throughput(
   job: Extract<Job, { kind: "throughput" }>,
   srv: Server | undefined,
 ): Promise<Metrics> {
+  const floor = job.syncFloorBytes === undefined ? undefined : await syncFloor(job.syncFloorBytes);
   const bot = newBot(srv);
   const probe = probeGetUpdates(bot, impl);
   const total = job.updates;
@@ -277,7 +279,39 @@ async function throughput(
     rss: end.rss,
     calls: (end.calls / total) * 1000,
     errors,
+    ...(floor === undefined ? {} : { wallPerUpdate: (seconds * 1e6) / total, syncFloor: floor }),
   };
+}
+
+/**
+ * Microseconds (p50) that writing `bytes` into preallocated space of a file
+ * on the journal's disk and fdatasyncing it take, 1 ms apart, as the
+ * journal's write rounds are here: the least a batch costs with a journal.
+ */
+async function syncFloor(bytes: number): Promise<number> {
+  const rounds = 200;
+  const dir = await mkdtemp(join(tmpdir(), "grammy-runner-bench-sync-"));
+  const fd = openSync(join(dir, "floor"), "w");
+  try {
+    writeSync(fd, Buffer.alloc(bytes * rounds));
+    fdatasyncSync(fd);
+    const data = Buffer.alloc(bytes, "{");
+    const times: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      await delay(1);
+      const started = performance.now();
+      writeSync(fd, data, 0, bytes, i * bytes);
+      fdatasyncSync(fd);
+      times.push((performance.now() - started) * 1000);
+    }
+    return percentile(
+      times.sort((a, b) => a - b),
+      0.5,
+    );
+  } finally {
+    closeSync(fd);
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 const FLOOR_BOT_INFO: UserFromGetMe = {

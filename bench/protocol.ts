@@ -34,6 +34,12 @@ export type Job =
       seq: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
+      /**
+       * Before the run, time what the journal cannot avoid per batch: writing
+       * `syncFloorBytes` into preallocated space of a file on the journal's
+       * disk and fdatasyncing it.
+       */
+      syncFloorBytes?: number;
     }
   | { kind: "handle-update-floor"; updates: number; chats: number }
   | { kind: "get-updates-floor"; updates: number; chats: number }
