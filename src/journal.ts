@@ -43,9 +43,9 @@ export interface JournalRecovery<Y> {
  * 5. On stop: `flush()`, then the final confirmation to Telegram, then `close()`.
  *
  * A rejected `append()` or `flush()`, or a `check()` that throws, ends the
- * runner (`task()` rejects) rather than confirming updates that are not stored. `fileJournal(dir)` is the
- * built-in implementation; implement this interface for other stores (Redis,
- * a database).
+ * runner (`task()` rejects) rather than confirming updates that are not
+ * stored. `fileJournal(dir)` is the built-in implementation; implement this
+ * interface for other stores (Redis, a database).
  *
  * @example
  * ```ts

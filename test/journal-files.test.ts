@@ -3,6 +3,7 @@ import {
   mkdtempSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
@@ -43,8 +44,9 @@ afterEach(() => {
 const updates = (from: number, count: number) =>
   Array.from({ length: count }, (_, i) => ({ update_id: from + i, text: "x".repeat(100) }));
 
-/** The descriptors of this process open on a file named `name`. */
+/** The files of this test's directory named `name` that this process has open. */
 function openFiles(name: string): string[] {
+  const path = join(realpathSync(dir), name);
   return readdirSync("/proc/self/fd")
     .map((fd) => {
       try {
@@ -53,7 +55,7 @@ function openFiles(name: string): string[] {
         return ""; // closed meanwhile
       }
     })
-    .filter((target) => target.includes(name));
+    .filter((target) => target.startsWith(path));
 }
 
 it("writes only into files it has just created, never into one reopened by name", async () => {
