@@ -25,6 +25,9 @@ const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 /** A worker that lived this long before dying is considered healthy again. */
 const STABLE_MS = 5_000;
+const DEFAULT_START_TIMEOUT_MS = 60_000;
+/** Longer delays overflow Node's timers; a longer wait is checked in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Options of {@link distribute}.
@@ -52,6 +55,16 @@ export interface DistributeOptions<C> {
    * Defaults to the chat id, else the id of the user the update is from.
    */
   key?: (ctx: C) => string | number | undefined;
+  /**
+   * How long, in milliseconds, an update waits for its worker to finish
+   * starting (importing the worker file, top-level awaits included) or to be
+   * restarted after a crash, before it fails with an error saying so: a
+   * worker file stuck on a dependency must not hold updates, their chats and
+   * the runner's concurrency slots for good. The worker goes on starting;
+   * later updates wait for it again. An integer >= 1, or `Infinity` to wait
+   * as long as it takes. Default: 60,000.
+   */
+  startTimeoutMilliseconds?: number;
 }
 
 /**
@@ -162,9 +175,14 @@ export function distribute<C extends { update: { update_id: number }; me: UserFr
 ): DistributeMiddleware<C> {
   const file = workerFile(specifier);
   const opts = optionalObject("options", options);
-  rejectUnknownKeys("", opts, ["count", "key"]);
+  rejectUnknownKeys("", opts, ["count", "key", "startTimeoutMilliseconds"]);
   const count = opts.count === undefined ? defaultCount() : checkCount(opts.count);
   const key = opts.key === undefined ? defaultKey : checkFunction("key", opts.key);
+  const startTimeout = checkNumber(
+    "startTimeoutMilliseconds",
+    opts.startTimeoutMilliseconds ?? DEFAULT_START_TIMEOUT_MS,
+    { min: 1, integer: true },
+  );
 
   let pool: Pool | undefined;
   let closed: Promise<void> | undefined;
@@ -194,7 +212,7 @@ export function distribute<C extends { update: { update_id: number }; me: UserFr
     const index = hash(route) % count;
     const send = (): Promise<void> => {
       if (closed !== undefined) return Promise.reject(closedError(update.update_id));
-      pool ??= new Pool({ protocol: PROTOCOL, me: ctx.me, file }, count);
+      pool ??= new Pool({ protocol: PROTOCOL, me: ctx.me, file }, count, startTimeout);
       return pool.run(index, update);
     };
     await (k === undefined ? send() : inOrder(route, send));
@@ -221,6 +239,8 @@ interface Job {
   update: Update;
   resolve: () => void;
   reject: (error: Error) => void;
+  /** When it began to wait for a worker to start (`performance.now()`), if it did. */
+  queuedAt: number;
 }
 
 /** One position in the pool; its worker thread is replaced whenever it dies. */
@@ -235,6 +255,8 @@ class Slot {
   retry: NodeJS.Timeout | undefined;
   /** Updates waiting for a worker that is starting, or backing off. */
   queued: Job[] = [];
+  /** Fails the longest-waiting queued update once it has waited too long. */
+  waitTimer: NodeJS.Timeout | undefined;
   /** Updates posted to the worker, by `update_id` (a list, as ids may repeat). */
   posted = new Map<number, Job[]>();
   postedCount = 0;
@@ -254,6 +276,7 @@ class Pool {
   constructor(
     readonly seed: WorkerSeed,
     count: number,
+    private readonly startTimeout: number,
   ) {
     this.#slots = Array.from({ length: count }, (_, index) => new Slot(index));
     for (const slot of this.#slots) this.#spawn(slot);
@@ -262,11 +285,13 @@ class Pool {
   run(index: number, update: Update): Promise<void> {
     const slot = this.#slots[index];
     return new Promise<void>((resolve, reject) => {
-      const job: Job = { update, resolve, reject };
+      const job: Job = { update, resolve, reject, queuedAt: 0 };
       if (slot.worker !== undefined && slot.ready) {
         this.#post(slot, slot.worker, job);
       } else {
+        job.queuedAt = performance.now();
         slot.queued.push(job);
+        this.#armWait(slot);
         this.#updateRefs(slot);
       }
     });
@@ -322,7 +347,7 @@ class Pool {
         if (uncaught !== undefined) return;
         started = true;
         slot.ready = true;
-        for (const job of slot.queued.splice(0)) this.#post(slot, worker, job);
+        for (const job of this.#takeQueued(slot)) this.#post(slot, worker, job);
         this.#updateRefs(slot);
       } else if (isResultMessage(message)) {
         this.#settle(slot, message);
@@ -374,8 +399,7 @@ class Pool {
   #died(slot: Slot, uptime: number, reason: string, starting: boolean): void {
     if (this.#closed) return;
     if (starting) {
-      const queued = slot.queued.splice(0);
-      for (const job of queued)
+      for (const job of this.#takeQueued(slot))
         job.reject(
           new Error(
             `Worker ${slot.index} ${reason}, so update ${job.update.update_id} was not handled`,
@@ -429,6 +453,51 @@ class Pool {
     else job.reject(workerError(slot.index, message.id, message.error));
   }
 
+  /** Empties the slot's queue, for its updates to be posted or failed. */
+  #takeQueued(slot: Slot): Job[] {
+    clearTimeout(slot.waitTimer);
+    slot.waitTimer = undefined;
+    return slot.queued.splice(0);
+  }
+
+  /** Arms the timer that fails the oldest queued update once it has waited too long. */
+  #armWait(slot: Slot): void {
+    const oldest = slot.queued[0];
+    if (slot.waitTimer !== undefined || oldest === undefined || !Number.isFinite(this.startTimeout))
+      return;
+    const due = oldest.queuedAt + this.startTimeout - performance.now();
+    slot.waitTimer = setTimeout(
+      () => {
+        slot.waitTimer = undefined;
+        this.#expireWaiting(slot);
+      },
+      Math.min(Math.max(0, due), MAX_TIMER_MS),
+    );
+    // The worker (or its restart timer) holds the process while updates wait.
+    slot.waitTimer.unref();
+  }
+
+  #expireWaiting(slot: Slot): void {
+    const now = performance.now();
+    let expired = 0;
+    while (expired < slot.queued.length && now - slot.queued[expired].queuedAt >= this.startTimeout)
+      expired++;
+    if (expired > 0) {
+      const why = slot.lastError === undefined ? "" : ` (the previous one ${slot.lastError})`;
+      log(
+        `worker ${slot.index} not ready after ${this.startTimeout} ms${why}: failing ${expired} update(s)`,
+      );
+      for (const job of slot.queued.splice(0, expired))
+        job.reject(
+          new Error(
+            `Worker ${slot.index} was not ready within ${this.startTimeout} ms${why}, so update ${job.update.update_id} was not handled (a worker is ready once its file, top-level awaits included, has been imported; see the startTimeoutMilliseconds option)`,
+          ),
+        );
+      this.#updateRefs(slot);
+    }
+    this.#armWait(slot);
+  }
+
   #rejectPosted(slot: Slot, error: (id: number) => Error): void {
     const posted = [...slot.posted.values()].flat();
     slot.posted.clear();
@@ -438,7 +507,7 @@ class Pool {
   }
 
   #rejectAll(slot: Slot, error: (id: number) => Error): void {
-    const queued = slot.queued.splice(0);
+    const queued = this.#takeQueued(slot);
     this.#rejectPosted(slot, error);
     for (const job of queued) job.reject(error(job.update.update_id));
   }

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import createDebug from "debug";
 import { Bot } from "grammy";
@@ -22,6 +24,7 @@ const CATCH = fixture("worker-catch");
 const STARTUP_CRASH = fixture("worker-startup-crash");
 const NONE = fixture("worker-none");
 const AWAITING = fileURLToPath(new URL("fixtures/.build/worker-await.mjs", import.meta.url));
+const GATED = fileURLToPath(new URL("fixtures/.build/worker-gated.mjs", import.meta.url));
 const CHILD = fixture("distribute-child");
 
 const me: UserFromGetMe = {
@@ -141,6 +144,16 @@ describe("distribute() options", () => {
     expect(() => distribute(ECHO, 3 as DistributeOptions<TestContext>)).toThrow(TypeError);
   });
 
+  it("rejects a bad startTimeoutMilliseconds, naming the option and the value", () => {
+    const bad = (value: unknown) => () =>
+      distribute(ECHO, { startTimeoutMilliseconds: value as number });
+    expect(bad(0)).toThrow(RangeError);
+    expect(bad(0)).toThrow(/`startTimeoutMilliseconds`.*integer >= 1.*got 0/);
+    expect(bad(2.5)).toThrow(RangeError);
+    expect(bad("1000")).toThrow(TypeError);
+    expect(bad(Number.POSITIVE_INFINITY)).not.toThrow();
+  });
+
   it("rejects a specifier that is not a path or file URL of an existing file", () => {
     expect(() => distribute(42 as unknown as string)).toThrow(/`specifier`.*got 42/);
     expect(() => distribute("")).toThrow(TypeError);
@@ -157,6 +170,31 @@ describe("distribute() options", () => {
     const middleware = pool(AWAITING, { count: 1 });
     // Its handler, installed after the await, handles it: no empty bot let it through.
     await expect(middleware(ctx(1, 1, "x"))).rejects.toThrow("handled 1 after the await");
+  });
+
+  it("fails updates that waited too long for a worker still starting; later ones go to it once ready", async () => {
+    const dir = mkdtempSync(join(os.tmpdir(), "grammy-runner-gate-"));
+    const ready = join(dir, "ready");
+    // Read by the worker thread, which copies this environment when it starts.
+    process.env.GRAMMY_RUNNER_TEST_GATE = ready;
+    try {
+      const middleware = pool(GATED, { count: 1, startTimeoutMilliseconds: 100 });
+      const first = middleware(ctx(1, 1, "x"));
+      const second = middleware(ctx(2, 2, "x"));
+      await expect(first).rejects.toThrow(
+        /^Worker 0 was not ready within 100 ms, so update 1 was not handled \(a worker is ready once its file/,
+      );
+      await expect(second).rejects.toThrow("so update 2 was not handled");
+      expect(middleware.stats().workers[0]).toMatchObject({ alive: false, inFlight: 0 });
+      // The worker was left to go on starting.
+      writeFileSync(ready, "");
+      await waitFor(() => middleware.stats().workers[0].alive);
+      await expect(middleware(ctx(3, 1, "x"))).resolves.toBeUndefined();
+      expect(middleware.stats().workers[0].restarts).toBe(0);
+    } finally {
+      delete process.env.GRAMMY_RUNNER_TEST_GATE;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("fails the updates for a worker file that creates no BotWorker, saying so", async () => {
