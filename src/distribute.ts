@@ -60,9 +60,10 @@ export interface DistributeOptions<C> {
    * starting (importing the worker file, top-level awaits included) or to be
    * restarted after a crash, before it fails with an error saying so: a
    * worker file stuck on a dependency must not hold updates, their chats and
-   * the runner's concurrency slots for good. The worker goes on starting;
-   * later updates wait for it again. An integer >= 1, or `Infinity` to wait
-   * as long as it takes. Default: 60,000.
+   * the runner's concurrency slots for good. From then on, updates for that
+   * worker fail at once until it is ready (or restarted); the worker goes on
+   * starting. An integer >= 1, or `Infinity` to wait as long as it takes.
+   * Default: 60,000.
    */
   startTimeoutMilliseconds?: number;
 }
@@ -255,8 +256,15 @@ class Slot {
   retry: NodeJS.Timeout | undefined;
   /** Updates waiting for a worker that is starting, or backing off. */
   queued: Job[] = [];
-  /** Fails the longest-waiting queued update once it has waited too long. */
+  /** Fails the queued updates once the oldest has waited too long. */
   waitTimer: NodeJS.Timeout | undefined;
+  /**
+   * An update waited the whole start timeout for this slot's worker, which
+   * is still not ready: later updates fail at once rather than each wait
+   * that long again (a chat's updates would one after another). Cleared when
+   * a worker becomes ready or a new one is started.
+   */
+  overdue = false;
   /** Updates posted to the worker, by `update_id` (a list, as ids may repeat). */
   posted = new Map<number, Job[]>();
   postedCount = 0;
@@ -288,6 +296,8 @@ class Pool {
       const job: Job = { update, resolve, reject, queuedAt: 0 };
       if (slot.worker !== undefined && slot.ready) {
         this.#post(slot, slot.worker, job);
+      } else if (slot.overdue) {
+        reject(this.#notReadyError(slot, update.update_id));
       } else {
         job.queuedAt = performance.now();
         slot.queued.push(job);
@@ -327,6 +337,7 @@ class Pool {
 
   #spawn(slot: Slot): void {
     slot.retry = undefined;
+    slot.overdue = false;
     let worker: Worker;
     try {
       worker = new Worker(BOOTSTRAP, { eval: true, workerData: this.seed });
@@ -347,6 +358,7 @@ class Pool {
         if (uncaught !== undefined) return;
         started = true;
         slot.ready = true;
+        slot.overdue = false;
         for (const job of this.#takeQueued(slot)) this.#post(slot, worker, job);
         this.#updateRefs(slot);
       } else if (isResultMessage(message)) {
@@ -460,7 +472,7 @@ class Pool {
     return slot.queued.splice(0);
   }
 
-  /** Arms the timer that fails the oldest queued update once it has waited too long. */
+  /** Arms the timer that fails the queued updates once the oldest has waited too long. */
   #armWait(slot: Slot): void {
     const oldest = slot.queued[0];
     if (slot.waitTimer !== undefined || oldest === undefined || !Number.isFinite(this.startTimeout))
@@ -478,24 +490,28 @@ class Pool {
   }
 
   #expireWaiting(slot: Slot): void {
-    const now = performance.now();
-    let expired = 0;
-    while (expired < slot.queued.length && now - slot.queued[expired].queuedAt >= this.startTimeout)
-      expired++;
-    if (expired > 0) {
-      const why = slot.lastError === undefined ? "" : ` (the previous one ${slot.lastError})`;
-      log(
-        `worker ${slot.index} not ready after ${this.startTimeout} ms${why}: failing ${expired} update(s)`,
-      );
-      for (const job of slot.queued.splice(0, expired))
-        job.reject(
-          new Error(
-            `Worker ${slot.index} was not ready within ${this.startTimeout} ms${why}, so update ${job.update.update_id} was not handled (a worker is ready once its file, top-level awaits included, has been imported; see the startTimeoutMilliseconds option)`,
-          ),
-        );
-      this.#updateRefs(slot);
+    const oldest = slot.queued[0];
+    if (oldest === undefined) return;
+    // Node may fire a timer a little early by this clock.
+    if (performance.now() - oldest.queuedAt < this.startTimeout) {
+      this.#armWait(slot);
+      return;
     }
-    this.#armWait(slot);
+    slot.overdue = true;
+    const jobs = this.#takeQueued(slot);
+    log(
+      `worker ${slot.index} is not ready after ${this.startTimeout} ms${slot.lastError === undefined ? "" : ` (the previous one ${slot.lastError})`}: failing ${jobs.length} waiting update(s), and later ones until it is`,
+    );
+    for (const job of jobs) job.reject(this.#notReadyError(slot, job.update.update_id));
+    this.#updateRefs(slot);
+  }
+
+  #notReadyError(slot: Slot, id: number): Error {
+    const state = slot.worker === undefined ? "waiting to be restarted" : "still starting";
+    const previous = slot.lastError === undefined ? "" : `; the previous one ${slot.lastError}`;
+    return new Error(
+      `Worker ${slot.index} is ${state} after an update waited ${this.startTimeout} ms for it${previous}, so update ${id} was not handled (a worker is ready once its file, top-level awaits included, has been imported; see the startTimeoutMilliseconds option)`,
+    );
   }
 
   #rejectPosted(slot: Slot, error: (id: number) => Error): void {

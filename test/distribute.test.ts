@@ -172,7 +172,7 @@ describe("distribute() options", () => {
     await expect(middleware(ctx(1, 1, "x"))).rejects.toThrow("handled 1 after the await");
   });
 
-  it("fails updates that waited too long for a worker still starting; later ones go to it once ready", async () => {
+  it("fails updates that waited too long for a worker still starting, later ones at once until it is ready", async () => {
     const dir = mkdtempSync(join(os.tmpdir(), "grammy-runner-gate-"));
     const ready = join(dir, "ready");
     // Read by the worker thread, which copies this environment when it starts.
@@ -181,15 +181,20 @@ describe("distribute() options", () => {
       const middleware = pool(GATED, { count: 1, startTimeoutMilliseconds: 100 });
       const first = middleware(ctx(1, 1, "x"));
       const second = middleware(ctx(2, 2, "x"));
+      // Behind update 1 in its chat: it reaches the worker's queue only once 1 has failed.
+      const third = track(middleware(ctx(3, 1, "x")));
       await expect(first).rejects.toThrow(
-        /^Worker 0 was not ready within 100 ms, so update 1 was not handled \(a worker is ready once its file/,
+        /^Worker 0 is still starting after an update waited 100 ms for it, so update 1 was not handled \(a worker is ready once its file/,
       );
       await expect(second).rejects.toThrow("so update 2 was not handled");
+      // Failed at once, rather than after another 100 ms of its own.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(third.error?.message).toMatch(/^Worker 0 is still starting .* so update 3 was not/);
       expect(middleware.stats().workers[0]).toMatchObject({ alive: false, inFlight: 0 });
       // The worker was left to go on starting.
       writeFileSync(ready, "");
       await waitFor(() => middleware.stats().workers[0].alive);
-      await expect(middleware(ctx(3, 1, "x"))).resolves.toBeUndefined();
+      await expect(middleware(ctx(4, 1, "x"))).resolves.toBeUndefined();
       expect(middleware.stats().workers[0].restarts).toBe(0);
     } finally {
       delete process.env.GRAMMY_RUNNER_TEST_GATE;
