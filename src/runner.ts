@@ -313,8 +313,11 @@ function journaled<Y extends { update_id: number }>(
 ): Journaling<Y> {
   let opened = false;
   let replay: Y[] = [];
-  /** The append of the last fetched batch; the next getUpdates confirms that batch. */
-  let appended: Promise<void> = Promise.resolve();
+  /**
+   * The append of the last fetched batch while it may be pending; the next
+   * getUpdates confirms that batch.
+   */
+  let appended: Promise<void> | undefined;
 
   function settleId(id: number): void {
     try {
@@ -343,13 +346,24 @@ function journaled<Y extends { update_id: number }>(
       metrics.replayed += batch.length;
       return batch;
     }
-    await appended;
-    await journal.check?.();
+    // No await unless something is pending: then, as without a journal, the
+    // source's next fetch reaches getUpdates before the source hands the
+    // batch just fetched to the sink. Any await, even of a settled promise,
+    // let the handlers' synchronous work go first.
+    if (appended !== undefined) {
+      await appended;
+      appended = undefined;
+    }
+    const checking = journal.check?.();
+    if (checking !== undefined) await checking;
     const updates = await fetcher.fetch(batchSize, signal);
     if (updates.length > 0) {
-      appended = journal.append(updates, fetcher.nextOffset());
-      // Awaited by the next fetch or by the stop; never an unhandled rejection.
-      appended.catch(noop);
+      const pending = journal.append(updates, fetcher.nextOffset());
+      if (pending !== undefined) {
+        appended = Promise.resolve(pending);
+        // Awaited by the next fetch or by the stop; never an unhandled rejection.
+        appended.catch(noop);
+      }
     }
     return updates;
   }
@@ -360,6 +374,7 @@ function journaled<Y extends { update_id: number }>(
     async afterDrain() {
       if (opened) {
         await appended;
+        appended = undefined;
         await journal.flush();
       }
       await fetcher.confirm();
@@ -368,7 +383,7 @@ function journaled<Y extends { update_id: number }>(
       if (!opened) return;
       opened = false;
       replay = [];
-      appended = Promise.resolve();
+      appended = undefined;
       await journal.close();
     },
   };

@@ -63,6 +63,34 @@ describe("run() with a journal", () => {
     expect(handle.stats()).toMatchObject({ handled: 250, replayed: 0 });
   });
 
+  it("sends the getUpdates that confirms a batch before the batch's handlers run, as without a journal", async () => {
+    const { api } = ctx;
+    api.pushMessages({ count: 5, chats: 5 });
+    const polls = (journal: UpdateJournal | undefined) => {
+      const bot = botFor(api);
+      let calls = 0;
+      bot.api.config.use((prev, method, payload, signal) => {
+        if (method === "getUpdates") calls++;
+        return prev(method, payload, signal);
+      });
+      const seen: number[] = [];
+      // Synchronous work of the first handler: how many getUpdates calls went out by then.
+      bot.use(() => void seen.push(calls));
+      return { handle: run(bot, { journal }), seen };
+    };
+    const plain = polls(undefined);
+    await until(() => plain.seen.length === 5);
+    await plain.handle.stop();
+    api.pushMessages({ count: 5, chats: 5 });
+    const journaled = polls(fileJournal(dir));
+    await until(() => journaled.seen.length === 5);
+    await journaled.handle.stop();
+    // The fetch of the batch, then the next one (which confirms it), then the handlers.
+    expect(plain.seen[0]).toBe(2);
+    expect(journaled.seen[0]).toBe(2);
+    expect(await leftIn(dir)).toEqual({ pending: [], offset: api.stats.confirmedOffset });
+  });
+
   it("replays an update left in flight first, flagged, in order, then fetches new ones", async () => {
     const { api } = ctx;
     // The "previous process" fetched 1..5 and was killed while handling them.
