@@ -37,14 +37,16 @@ export interface JournalRecovery<Y> {
  * 1. `open()` once per start, before the first fetch; the pending updates are
  *    handled again before any new ones, and fetching goes on at `offset`.
  * 2. `append(batch, nextOffset)` for every fetched batch; the next getUpdates
- *    (whose offset confirms the batch to Telegram) waits for its promise.
+ *    (whose offset confirms the batch to Telegram) waits until it has
+ *    returned and its promise, if it returned one, has resolved.
  * 3. `settle(update_id)` when a handler is done (success, error or timeout).
- * 4. `check()`, if the journal has it, before every getUpdates.
+ * 4. `check()`, if the journal has it, before every getUpdates (awaited if
+ *    it returns a promise).
  * 5. On stop: `flush()`, then the final confirmation to Telegram, then `close()`.
  *
- * A rejected `append()` or `flush()`, or a `check()` that throws, ends the
- * runner (`task()` rejects) rather than confirming updates that are not
- * stored. `fileJournal(dir)` is the built-in implementation; implement this
+ * An `append()` or `flush()` that throws or rejects, or a `check()` that
+ * does, ends the runner (`task()` rejects, even during a stop) rather than
+ * confirming updates that are not stored. `fileJournal(dir)` is the built-in implementation; implement this
  * interface for other stores (Redis, a database).
  *
  * @example
@@ -64,12 +66,13 @@ export interface UpdateJournal<Y extends { update_id: number } = Update> {
   /** Takes ownership of the store (rejecting if another process has it) and reads it. */
   open(): Promise<JournalRecovery<Y>>;
   /**
-   * Stores a fetched batch and the offset that comes after it, and returns
-   * once both are durable, or returns a promise that resolves then: the
-   * runner confirms the batch to Telegram only then. A journal that is
-   * durable on return (`undefined`) lets the runner send that getUpdates
-   * before it hands the batch to the bot; after a promise, even a resolved
-   * one, the handlers' synchronous work usually runs first.
+   * Stores a fetched batch and the offset that comes after it. The runner
+   * confirms the batch to Telegram only once both are durable: when `append`
+   * returns or, if it returns a promise, when that resolves. So a store that
+   * writes asynchronously must return its promise. Returning nothing says
+   * the batch is durable already; the runner then sends that getUpdates
+   * before it hands the batch to the bot (after a promise, even a resolved
+   * one, the handlers' synchronous work usually runs first).
    */
   append(updates: readonly Y[], offset: number): void | Promise<void>;
   /**
@@ -81,10 +84,11 @@ export interface UpdateJournal<Y extends { update_id: number } = Update> {
   flush(): Promise<void>;
   /**
    * Optional: throws (or rejects) if the store can no longer take updates,
-   * for instance because another process has taken it over. Awaited before
-   * every getUpdates, so that a runner that lost its store stops rather than
-   * poll on: Telegram ends the older of two polls with 409 Conflict, so its
-   * next poll would stop the store's new owner instead. Should be cheap.
+   * for instance because another process has taken it over. Called (and
+   * awaited if it returns a promise) before every getUpdates, so that a
+   * runner that lost its store stops rather than poll on: Telegram ends the
+   * older of two polls with 409 Conflict, so its next poll would stop the
+   * store's new owner instead. Should be cheap.
    */
   check?(): void | Promise<void>;
   /** Flushes and releases the store; `open()` may be called again afterwards. */
@@ -316,7 +320,10 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private settled: number[] = [];
   /** Callers waiting for the next fsync. */
   private waiters: Waiter[] = [];
-  /** Writer rounds run one after another on this chain; a round never rejects. */
+  /**
+   * Writer rounds and compactions run one after another on this chain, and
+   * never reject. An append while it is idle writes directly instead.
+   */
   private chain: Promise<void> = Promise.resolve();
   /** Rounds and compactions queued on `chain` or running. */
   private queued = 0;
@@ -433,11 +440,11 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     if (this.failure !== undefined) throw this.failure;
     // Right after an append, whose write checked the lock: within so short a
     // time no takeover fits, since one needs this process silent for a lease.
-    const sinceWrite = Math.max(
-      performance.now() - this.writtenAt.monotonic,
-      Date.now() - this.writtenAt.wall,
-    );
-    if (sinceWrite >= 0 && sinceWrite < RECENT_CHECK_MS) return;
+    // The wall clock (whole milliseconds) only rules out a suspend meanwhile.
+    const monotonic = performance.now() - this.writtenAt.monotonic;
+    const wall = Date.now() - this.writtenAt.wall;
+    if (monotonic >= 0 && monotonic < RECENT_CHECK_MS && wall >= 0 && wall <= RECENT_CHECK_MS + 1)
+      return;
     try {
       this.lock.ensureHeld();
     } catch (error) {
@@ -539,8 +546,10 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     const lines = this.lines;
     this.lines = [];
     try {
+      // Taken before the lock check, so that a pause after it shows.
+      const checkedAt = { monotonic: performance.now(), wall: Date.now() };
       const fd = this.openLog();
-      this.writtenAt = { monotonic: performance.now(), wall: Date.now() };
+      this.writtenAt = checkedAt;
       this.write(fd, lines);
       this.syncNow(fd);
     } catch (error) {

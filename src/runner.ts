@@ -318,6 +318,11 @@ function journaled<Y extends { update_id: number }>(
    * getUpdates confirms that batch.
    */
   let appended: Promise<void> | undefined;
+  /**
+   * A `check()` that failed. The stop must fail on it too: a fetch that fails
+   * after the stop has begun ends the source quietly.
+   */
+  let checkFailure: { error: unknown } | undefined;
 
   function settleId(id: number): void {
     try {
@@ -354,11 +359,23 @@ function journaled<Y extends { update_id: number }>(
       await appended;
       appended = undefined;
     }
-    const checking = journal.check?.();
-    if (checking !== undefined) await checking;
+    try {
+      const checking = journal.check?.();
+      if (checking !== undefined) await checking;
+    } catch (error) {
+      checkFailure ??= { error };
+      throw error;
+    }
     const updates = await fetcher.fetch(batchSize, signal);
     if (updates.length > 0) {
-      const pending = journal.append(updates, fetcher.nextOffset());
+      let pending: void | Promise<void>;
+      try {
+        pending = journal.append(updates, fetcher.nextOffset());
+      } catch (error) {
+        // As if rejected: the batch still goes to the handlers, and the next
+        // fetch or the stop fails on it, so nothing past it is confirmed.
+        pending = Promise.reject(error);
+      }
       if (pending !== undefined) {
         appended = Promise.resolve(pending);
         // Awaited by the next fetch or by the stop; never an unhandled rejection.
@@ -373,6 +390,7 @@ function journaled<Y extends { update_id: number }>(
     settle: (update) => settleId(update.update_id),
     async afterDrain() {
       if (opened) {
+        if (checkFailure !== undefined) throw checkFailure.error;
         await appended;
         appended = undefined;
         await journal.flush();
@@ -384,6 +402,7 @@ function journaled<Y extends { update_id: number }>(
       opened = false;
       replay = [];
       appended = undefined;
+      checkFailure = undefined;
       await journal.close();
     },
   };

@@ -232,6 +232,69 @@ describe("run() with a journal", () => {
     expect(api.stats.getUpdatesCalls).toBeLessThanOrEqual(pollsAtLoss + 1);
   });
 
+  it("fails even a stop under way when a synchronous append throws, confirming nothing after it", async () => {
+    const { api } = ctx;
+    const bot = botFor(api);
+    const seen: number[] = [];
+    bot.on("message", (c) => void seen.push(c.update.update_id));
+    const stored = new Map<number, Update>();
+    // A synchronous store (durable on return) that throws once full.
+    const journal: UpdateJournal = {
+      open: async () => ({ pending: [], offset: undefined }),
+      append: (updates) => {
+        if (stored.size > 0) throw new Error("the store is full");
+        for (const u of updates) stored.set(u.update_id, u);
+      },
+      settle: () => {},
+      flush: async () => {},
+      close: async () => {},
+    };
+    let handle: ReturnType<typeof run> | undefined;
+    let batches = 0;
+    bot.api.config.use(async (prev, method, payload, signal) => {
+      const answer = await prev(method, payload, signal);
+      // The stop begins while the second batch is on its way to the journal.
+      if (method === "getUpdates" && answer.ok && (answer.result as unknown[]).length > 0)
+        if (++batches === 2) void handle?.stop();
+      return answer;
+    });
+    api.pushMessages({ count: 2 });
+    handle = run(bot, { journal, runner: { fetch: { timeout: 0 }, silent: true } });
+    await until(() => seen.length === 2);
+    api.pushMessages({ count: 3 });
+    await until(() => !handle.isRunning());
+    await expect(handle.task()).rejects.toThrow("the store is full");
+    // 3..5 are not stored, so Telegram keeps them: only the first batch is confirmed.
+    expect(api.stats.confirmedOffset).toBe(3);
+    expect(api.pending()).toBe(3);
+  });
+
+  it("fails a stop under way when check() throws, without the final confirmation", async () => {
+    const { api } = ctx;
+    let handle: ReturnType<typeof run> | undefined;
+    let checks = 0;
+    const journal: UpdateJournal = {
+      open: async () => ({ pending: [], offset: undefined }),
+      append: () => {},
+      settle: () => {},
+      flush: async () => {},
+      close: async () => {},
+      check: () => {
+        // The store is lost just as the bot is told to stop.
+        if (++checks < 2) return;
+        void handle?.stop();
+        throw new Error("the store now belongs to another process");
+      },
+    };
+    api.pushMessages({ count: 5 });
+    handle = run(botFor(api), { journal, runner: { fetch: { timeout: 0 }, silent: true } });
+    await until(() => !handle.isRunning());
+    await expect(handle.task()).rejects.toThrow("the store now belongs to another process");
+    // The final getUpdates could end the new owner's poll with 409: it is not sent.
+    expect(api.stats.getUpdatesCalls).toBe(1);
+    expect(api.stats.confirmedOffset).toBe(0);
+  });
+
   it("fails the runner instead of confirming a batch the journal could not store", async () => {
     const { api } = ctx;
     const bot = botFor(api);
