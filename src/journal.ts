@@ -46,8 +46,9 @@ export interface JournalRecovery<Y> {
  *
  * An `append()` or `flush()` that throws or rejects, or a `check()` that
  * does, ends the runner (`task()` rejects, even during a stop) rather than
- * confirming updates that are not stored. `fileJournal(dir)` is the built-in implementation; implement this
- * interface for other stores (Redis, a database).
+ * confirming updates that are not stored. `fileJournal(dir)` is the built-in
+ * implementation; implement this interface for other stores (Redis, a
+ * database).
  *
  * @example
  * ```ts
