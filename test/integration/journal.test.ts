@@ -1,5 +1,7 @@
 import { type ChildProcess, fork, spawnSync } from "node:child_process";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import type { ClientRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,32 +65,43 @@ describe("run() with a journal", () => {
     expect(handle.stats()).toMatchObject({ handled: 250, replayed: 0 });
   });
 
-  it("sends the getUpdates that confirms a batch before the batch's handlers run, as without a journal", async () => {
+  it("puts the getUpdates that confirms a batch on the wire before the batch's handlers run, as without a journal", async () => {
     const { api } = ctx;
-    api.pushMessages({ count: 5, chats: 5 });
-    const polls = (journal: UpdateJournal | undefined) => {
-      const bot = botFor(api);
-      let calls = 0;
-      bot.api.config.use((prev, method, payload, signal) => {
-        if (method === "getUpdates") calls++;
-        return prev(method, payload, signal);
-      });
-      const seen: number[] = [];
-      // Synchronous work of the first handler: how many getUpdates calls went out by then.
-      bot.use(() => void seen.push(calls));
-      return { handle: run(bot, { journal }), seen };
+    // Published when node:http hands a request its socket, which writes it.
+    let written = 0;
+    const onRequest = (message: unknown) => {
+      if ((message as { request: ClientRequest }).request.path.endsWith("/getUpdates")) written++;
     };
-    const plain = polls(undefined);
-    await until(() => plain.seen.length === 5);
-    await plain.handle.stop();
-    api.pushMessages({ count: 5, chats: 5 });
-    const journaled = polls(fileJournal(dir));
-    await until(() => journaled.seen.length === 5);
-    await journaled.handle.stop();
-    // The fetch of the batch, then the next one (which confirms it), then the handlers.
-    expect(plain.seen[0]).toBe(2);
-    expect(journaled.seen[0]).toBe(2);
-    expect(await leftIn(dir)).toEqual({ pending: [], offset: api.stats.confirmedOffset });
+    subscribe("http.client.request.start", onRequest);
+    try {
+      api.pushMessages({ count: 5, chats: 5 });
+      const polls = (journal: UpdateJournal | undefined) => {
+        const bot = botFor(api);
+        let calls = 0;
+        bot.api.config.use((prev, method, payload, signal) => {
+          if (method === "getUpdates") calls++;
+          return prev(method, payload, signal);
+        });
+        const seen: { calls: number; written: number }[] = [];
+        // Synchronous work of a handler: how many getUpdates had gone out by then.
+        bot.use(() => void seen.push({ calls, written }));
+        const before = written;
+        return { handle: run(bot, { journal }), seen, before };
+      };
+      const plain = polls(undefined);
+      await until(() => plain.seen.length === 5);
+      await plain.handle.stop();
+      api.pushMessages({ count: 5, chats: 5 });
+      const journaled = polls(fileJournal(dir));
+      await until(() => journaled.seen.length === 5);
+      await journaled.handle.stop();
+      // The fetch of the batch, then the next one (which confirms it), then the handlers.
+      expect(plain.seen[0]).toEqual({ calls: 2, written: plain.before + 2 });
+      expect(journaled.seen[0]).toEqual({ calls: 2, written: journaled.before + 2 });
+      expect(await leftIn(dir)).toEqual({ pending: [], offset: api.stats.confirmedOffset });
+    } finally {
+      unsubscribe("http.client.request.start", onRequest);
+    }
   });
 
   it("replays an update left in flight first, flagged, in order, then fetches new ones", async () => {
