@@ -60,6 +60,57 @@ describe("createSource", () => {
     source.close();
   });
 
+  it("lets a fetch started ahead write its request before handing out the batch", async () => {
+    const log: string[] = [];
+    let next = 0;
+    const source = createSource<number>({
+      supply: async () => {
+        const id = next++;
+        // As node:http does: the request is written from a process.nextTick callback.
+        if (id > 0) process.nextTick(() => log.push(`written ${id}`));
+        return [id];
+      },
+    });
+    const gen = source.generator();
+    source.setGeneratorPace(10);
+    const first = await gen.next();
+    log.push(`handed out ${first.value}`);
+    expect(log).toEqual(["written 1", "handed out 0"]);
+    source.close();
+  });
+
+  it("takes no tick when process.nextTick was already faked at import, rather than wait on the fake", async () => {
+    const realTick = process.nextTick;
+    // Marked like @sinonjs/fake-timers' fakes (Jest, Vitest); it forwards, so the import works.
+    const fake = Object.assign((...args: Parameters<typeof realTick>) => realTick(...args), {
+      clock: {},
+    });
+    vi.resetModules();
+    process.nextTick = fake as unknown as typeof realTick;
+    let fresh: typeof createSource;
+    try {
+      ({ createSource: fresh } = await import("../src/source.js"));
+    } finally {
+      process.nextTick = realTick;
+    }
+    const log: string[] = [];
+    let next = 0;
+    const source = fresh<number>({
+      supply: async () => {
+        const id = next++;
+        if (id > 0) process.nextTick(() => log.push(`written ${id}`));
+        return [id];
+      },
+    });
+    const gen = source.generator();
+    source.setGeneratorPace(10);
+    const first = await gen.next();
+    log.push(`handed out ${first.value}`);
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(log).toEqual(["handed out 0", "written 1"]);
+    source.close();
+  });
+
   it("does not fetch ahead while pacing (speedTrafficBalance > 0)", async () => {
     const supplier = countingSupplier();
     const source = createSource(supplier, { speedTrafficBalance: 0.5 });
