@@ -28,6 +28,30 @@ function countingSupplier(): UpdateSupplier<number> & { calls: number[]; signals
   };
 }
 
+/**
+ * The order in which the first batch is handed out and the fetch started
+ * ahead writes its request, which it does from a process.nextTick callback,
+ * as node:http does.
+ */
+async function writesAndHandouts(create: typeof createSource): Promise<string[]> {
+  const log: string[] = [];
+  let next = 0;
+  const source = create<number>({
+    supply: async () => {
+      const id = next++;
+      if (id > 0) process.nextTick(() => log.push(`written ${id}`));
+      return [id];
+    },
+  });
+  const gen = source.generator();
+  source.setGeneratorPace(10);
+  const first = await gen.next();
+  log.push(`handed out ${first.value}`);
+  await new Promise((resolve) => process.nextTick(resolve));
+  source.close();
+  return log;
+}
+
 afterEach(() => {
   vi.useRealTimers();
 });
@@ -61,22 +85,7 @@ describe("createSource", () => {
   });
 
   it("lets a fetch started ahead write its request before handing out the batch", async () => {
-    const log: string[] = [];
-    let next = 0;
-    const source = createSource<number>({
-      supply: async () => {
-        const id = next++;
-        // As node:http does: the request is written from a process.nextTick callback.
-        if (id > 0) process.nextTick(() => log.push(`written ${id}`));
-        return [id];
-      },
-    });
-    const gen = source.generator();
-    source.setGeneratorPace(10);
-    const first = await gen.next();
-    log.push(`handed out ${first.value}`);
-    expect(log).toEqual(["written 1", "handed out 0"]);
-    source.close();
+    expect(await writesAndHandouts(createSource)).toEqual(["written 1", "handed out 0"]);
   });
 
   it("takes no tick when process.nextTick was already faked at import, rather than wait on the fake", async () => {
@@ -93,22 +102,7 @@ describe("createSource", () => {
     } finally {
       process.nextTick = realTick;
     }
-    const log: string[] = [];
-    let next = 0;
-    const source = fresh<number>({
-      supply: async () => {
-        const id = next++;
-        if (id > 0) process.nextTick(() => log.push(`written ${id}`));
-        return [id];
-      },
-    });
-    const gen = source.generator();
-    source.setGeneratorPace(10);
-    const first = await gen.next();
-    log.push(`handed out ${first.value}`);
-    await new Promise((resolve) => process.nextTick(resolve));
-    expect(log).toEqual(["handed out 0", "written 1"]);
-    source.close();
+    expect(await writesAndHandouts(fresh)).toEqual(["handed out 0", "written 1"]);
   });
 
   it("does not fetch ahead while pacing (speedTrafficBalance > 0)", async () => {
