@@ -37,8 +37,7 @@ export interface JournalRecovery<Y> {
  * 1. `open()` once per start, before the first fetch; the pending updates are
  *    handled again before any new ones, and fetching goes on at `offset`.
  * 2. `append(batch, nextOffset)` for every fetched batch; the next getUpdates
- *    (whose offset confirms the batch to Telegram) waits until it has
- *    returned and its promise, if it returned one, has resolved.
+ *    (whose offset confirms the batch to Telegram) waits for its promise.
  * 3. `settle(update_id)` when a handler is done (success, error or timeout).
  * 4. `check()`, if the journal has it, before every getUpdates (awaited if
  *    it returns a promise).
@@ -55,7 +54,7 @@ export interface JournalRecovery<Y> {
  * const pendingById = new Map<number, Update>();
  * const memoryJournal: UpdateJournal = {
  *   open: async () => ({ pending: [...pendingById.values()], offset: undefined }),
- *   append: (updates) => void updates.forEach((u) => pendingById.set(u.update_id, u)),
+ *   append: async (updates) => void updates.forEach((u) => pendingById.set(u.update_id, u)),
  *   settle: (id) => void pendingById.delete(id),
  *   flush: async () => {},
  *   close: async () => {},
@@ -67,15 +66,13 @@ export interface UpdateJournal<Y extends { update_id: number } = Update> {
   /** Takes ownership of the store (rejecting if another process has it) and reads it. */
   open(): Promise<JournalRecovery<Y>>;
   /**
-   * Stores a fetched batch and the offset that comes after it. The runner
-   * confirms the batch to Telegram only once both are durable: when `append`
-   * returns or, if it returns a promise, when that resolves. So a store that
-   * writes asynchronously must return its promise. Returning nothing says
-   * the batch is durable already; the runner then sends that getUpdates
-   * before it hands the batch to the bot (after a promise, even a resolved
-   * one, the handlers' synchronous work usually runs first).
+   * Stores a fetched batch and the offset that comes after it. Resolves once
+   * both are durable: the runner confirms the batch to Telegram only then.
+   * Must return a promise, even for a synchronous store (e.g. an `async`
+   * function): the runner fails on anything else rather than take the
+   * batch as stored.
    */
-  append(updates: readonly Y[], offset: number): void | Promise<void>;
+  append(updates: readonly Y[], offset: number): Promise<void>;
   /**
    * Records that an update is done. May be buffered: a settle record lost in a
    * crash only makes the update be handled once more. Must not throw.
@@ -140,7 +137,7 @@ const ALLOCATION_SLACK = 64 * 1024;
  */
 const INLINE_SYNC_LIMIT_MS = 1;
 const DEFAULT_SETTLE_DELAY_MS = 10;
-/** How recent an append's lock check `check()` takes as its own, in milliseconds. */
+/** How recent a write round's lock check `check()` takes as its own, in milliseconds. */
 const RECENT_CHECK_MS = 1;
 /** The largest encoding buffer a journal keeps between rounds. */
 const MAX_KEPT_ENCODER_BYTES = 1024 * 1024;
@@ -321,16 +318,11 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private settled: number[] = [];
   /** Callers waiting for the next fsync. */
   private waiters: Waiter[] = [];
-  /**
-   * Writer rounds and compactions run one after another on this chain, and
-   * never reject. An append while it is idle writes directly instead.
-   */
+  /** Writer rounds run one after another on this chain; a round never rejects. */
   private chain: Promise<void> = Promise.resolve();
-  /** Rounds and compactions queued on `chain` or running. */
-  private queued = 0;
   private roundScheduled = false;
   private timer: NodeJS.Timeout | undefined;
-  /** When an append last wrote, having checked the lock, on both clocks. */
+  /** When a round that wrote records last found the lock held, on both clocks. */
   private writtenAt = { monotonic: Number.NEGATIVE_INFINITY, wall: Number.NEGATIVE_INFINITY };
   /** The first write error; every later append or flush rejects with it. */
   private failure: Error | undefined;
@@ -395,7 +387,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     return { pending, offset: this.offset };
   }
 
-  append(updates: readonly Y[], offset: number): void | Promise<void> {
+  append(updates: readonly Y[], offset: number): Promise<void> {
     if (this.state !== "open")
       return Promise.reject(new Error(`The journal ${this.path} is not open.`));
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -413,11 +405,6 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     // Settles so far go first: one of them may be of an id this batch brings again.
     this.takeSettled();
     this.lines.push(`"o":${JSON.stringify(offset)},"u":${text}}`);
-    // Nothing queued and a fast disk: write and fsync right here, so that the
-    // runner's next getUpdates goes out before the handlers of this batch
-    // run. Through a promise it went out after them, 0.13 ms later per batch
-    // of 100 no-op updates.
-    if (this.queued === 0 && this.syncCost < INLINE_SYNC_LIMIT_MS) return this.writeNow();
     return this.durable();
   }
 
@@ -439,9 +426,10 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   check(): void {
     if (this.state !== "open") throw new Error(`The journal ${this.path} is not open.`);
     if (this.failure !== undefined) throw this.failure;
-    // Right after an append, whose write checked the lock: within so short a
-    // time no takeover fits, since one needs this process silent for a lease.
-    // The wall clock (whole milliseconds) only rules out a suspend meanwhile.
+    // Right after a round that wrote a batch, whose lock check passed: within
+    // so short a time no takeover fits, since one needs this process silent
+    // for a lease. The wall clock (whole milliseconds) only rules out a
+    // suspend meanwhile.
     const monotonic = performance.now() - this.writtenAt.monotonic;
     const wall = Date.now() - this.writtenAt.wall;
     if (monotonic >= 0 && monotonic < RECENT_CHECK_MS && wall >= 0 && wall <= RECENT_CHECK_MS + 1)
@@ -525,44 +513,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   private schedule(): void {
     if (this.roundScheduled) return;
     this.roundScheduled = true;
-    this.enqueue(() => this.round());
-  }
-
-  /**
-   * Runs `task` on the chain, after what is queued. The task never rejects,
-   * and takes itself off `queued` once the direct way is free again.
-   */
-  private enqueue(task: () => Promise<void>): void {
-    this.queued++;
-    this.chain = this.chain.then(task);
-  }
-
-  /**
-   * A writer round right now, for an append while nothing is queued: the
-   * records are durable when it returns, or it returns the rejection.
-   */
-  private writeNow(): Promise<void> | undefined {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    const lines = this.lines;
-    this.lines = [];
-    try {
-      // Taken before the lock check, so that a pause after it shows.
-      const checkedAt = { monotonic: performance.now(), wall: Date.now() };
-      const fd = this.openLog();
-      this.writtenAt = checkedAt;
-      this.write(fd, lines);
-      this.syncNow(fd);
-    } catch (error) {
-      this.fail(error);
-      return Promise.reject(this.failure);
-    }
-    if (this.compactionDue())
-      this.enqueue(async () => {
-        await this.compactOrFail();
-        this.queued--;
-      });
-    return undefined;
+    this.chain = this.chain.then(() => this.round());
   }
 
   private async round(): Promise<void> {
@@ -576,8 +527,25 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     this.waiters = [];
     if (this.failure === undefined) {
       try {
-        const fd = this.openLog();
-        this.write(fd, lines);
+        const fd = this.fd;
+        if (fd === undefined) throw new Error("the log file is not open");
+        // Taken before the lock check, so that a pause after it shows.
+        const checkedAt = { monotonic: performance.now(), wall: Date.now() };
+        // A process that lost its lock while paused must not write on.
+        this.lock.ensureHeld();
+        if (lines.length > 0) {
+          this.writtenAt = checkedAt;
+          const data = this.encoder.encode(++this.rounds, lines);
+          // Synchronous: copying a batch into the page cache takes microseconds,
+          // far less than a round trip through the thread pool, and the fsync
+          // (the slow part) then starts at once rather than once the event loop
+          // has run the handlers of the batch just fetched. Positional: the
+          // file goes on with preallocated zeros.
+          let done = 0;
+          while (done < data.length)
+            done += writeSync(fd.fd, data, done, data.length - done, this.size + done);
+          this.size += data.length;
+        }
         // Settle-only rounds too: then a crash can tear the last round only,
         // which is what the reader allows for.
         if (lines.length > 0 || waiters.length > 0) await this.sync(fd);
@@ -585,47 +553,13 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
         this.fail(error);
       }
     }
-    const compacting = this.compactionDue();
-    // Before the waiters go on: an append they make then may take the direct way.
-    if (!compacting) this.queued--;
     for (const waiter of waiters) {
       if (this.failure === undefined) waiter.resolve();
       else waiter.reject(this.failure);
     }
     // After the waiters: their records are durable already, so the next
     // getUpdates need not wait for the rewrite (the next round does).
-    if (compacting) {
-      await this.compactOrFail();
-      this.queued--;
-    }
-  }
-
-  /** The log, once this process is known to still own it. */
-  private openLog(): FileHandle {
-    const fd = this.fd;
-    if (fd === undefined) throw new Error("the log file is not open");
-    // A process that lost its lock while paused must not write on.
-    this.lock.ensureHeld();
-    return fd;
-  }
-
-  /**
-   * Writes a round's records after the last one. Synchronous: copying a batch
-   * into the page cache takes microseconds, far less than a round trip
-   * through the thread pool. Positional: the file goes on with preallocated
-   * zeros.
-   */
-  private write(fd: FileHandle, lines: readonly string[]): void {
-    if (lines.length === 0) return;
-    const data = this.encoder.encode(++this.rounds, lines);
-    let done = 0;
-    while (done < data.length)
-      done += writeSync(fd.fd, data, done, data.length - done, this.size + done);
-    this.size += data.length;
-  }
-
-  private compactionDue(): boolean {
-    return (
+    if (
       this.failure === undefined &&
       this.size > this.compactBytes &&
       this.unsettled.bytes * 2 < this.size &&
@@ -633,14 +567,12 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       // first test can hold right after a compaction. Growing twice over
       // since the last one keeps compaction's cost per byte appended bounded.
       this.size > 2 * this.compactedSize
-    );
-  }
-
-  private async compactOrFail(): Promise<void> {
-    try {
-      await this.compact();
-    } catch (error) {
-      this.fail(error);
+    ) {
+      try {
+        await this.compact();
+      } catch (error) {
+        this.fail(error);
+      }
     }
   }
 
@@ -654,19 +586,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
    * so there it goes through the thread pool.
    */
   private async sync(fd: FileHandle): Promise<void> {
-    if (this.syncCost < INLINE_SYNC_LIMIT_MS) return this.syncNow(fd);
     const started = performance.now();
-    await fd.datasync();
-    this.measured(started);
-  }
-
-  private syncNow(fd: FileHandle): void {
-    const started = performance.now();
-    fdatasyncSync(fd.fd);
-    this.measured(started);
-  }
-
-  private measured(started: number): void {
+    if (this.syncCost < INLINE_SYNC_LIMIT_MS) fdatasyncSync(fd.fd);
+    else await fd.datasync();
     this.syncCost += (performance.now() - started - this.syncCost) / 8;
   }
 

@@ -8,7 +8,7 @@ import {
 } from "./fetcher.js";
 import { checkJournal, markReplayed, type UpdateJournal } from "./journal.js";
 import { describeError, logger, redact } from "./log.js";
-import { checkFunction, optionalObject, rejectUnknownKeys } from "./options.js";
+import { checkFunction, optionalObject, rejectUnknownKeys, show } from "./options.js";
 import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
 import { createSource, type SourceOptions, type UpdateSource } from "./source.js";
 import { type RunnerStats, SinkMetrics } from "./stats.js";
@@ -313,10 +313,7 @@ function journaled<Y extends { update_id: number }>(
 ): Journaling<Y> {
   let opened = false;
   let replay: Y[] = [];
-  /**
-   * The append of the last fetched batch while it may be pending; the next
-   * getUpdates confirms that batch.
-   */
+  /** The append of the last fetched batch; the next getUpdates confirms that batch. */
   let appended: Promise<void> | undefined;
   /**
    * A `check()` that failed. The stop must fail on it too: a fetch that fails
@@ -351,10 +348,6 @@ function journaled<Y extends { update_id: number }>(
       metrics.replayed += batch.length;
       return batch;
     }
-    // No await unless something is pending: then, as without a journal, the
-    // source's next fetch reaches getUpdates before the source hands the
-    // batch just fetched to the sink. Any await, even of a settled promise,
-    // let the handlers' synchronous work go first.
     if (appended !== undefined) {
       await appended;
       appended = undefined;
@@ -368,19 +361,23 @@ function journaled<Y extends { update_id: number }>(
     }
     const updates = await fetcher.fetch(batchSize, signal);
     if (updates.length > 0) {
-      let pending: void | Promise<void>;
+      // A throw, or no promise (an append that forgot to return one), counts
+      // as a rejection: the batch still goes to the handlers, and the next
+      // fetch or the stop fails on it, so nothing past it is confirmed.
       try {
-        pending = journal.append(updates, fetcher.nextOffset());
+        const pending: unknown = journal.append(updates, fetcher.nextOffset());
+        appended = isThenable(pending)
+          ? Promise.resolve(pending as PromiseLike<void>)
+          : Promise.reject(
+              new TypeError(
+                `journal.append() must return a promise that resolves once the batch is stored, but returned ${show(pending)}.`,
+              ),
+            );
       } catch (error) {
-        // As if rejected: the batch still goes to the handlers, and the next
-        // fetch or the stop fails on it, so nothing past it is confirmed.
-        pending = Promise.reject(error);
+        appended = Promise.reject(error);
       }
-      if (pending !== undefined) {
-        appended = Promise.resolve(pending);
-        // Awaited by the next fetch or by the stop; never an unhandled rejection.
-        appended.catch(noop);
-      }
+      // Awaited by the next fetch or by the stop; never an unhandled rejection.
+      appended.catch(noop);
     }
     return updates;
   }
@@ -406,6 +403,14 @@ function journaled<Y extends { update_id: number }>(
       await journal.close();
     },
   };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
 }
 
 function printHandlerFailure(error: unknown): void {

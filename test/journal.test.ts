@@ -219,12 +219,10 @@ describe("fileJournal", () => {
     const journal = journalIn();
     await journal.open();
     await journal.append(updates(1, 2), 3);
-    // One writer round: the batch 3..4, then the settle record of 1. The
-    // flush queues the round; the append and the settle join it.
-    const flushed = journal.flush();
+    // One writer round: the batch 3..4, then the settle record of 1.
     const appended = journal.append(updates(3, 2), 5);
     journal.settle(1);
-    await Promise.all([flushed, appended]);
+    await appended;
     await crash();
     // The page holding the middle of the batch record never reached the disk.
     const lines = logText().split("\n");
@@ -531,30 +529,11 @@ describe("fileJournal", () => {
     expect(recovery.offset).toBe(next);
   });
 
-  it("is durable when append returns, unless a round is queued: then it joins that round", async () => {
+  it("batches fsyncs: appends made while one is in progress share the next", async () => {
     const journal = journalIn();
     await journal.open();
-    // Nothing queued: written and fsynced before append returns, so the
-    // runner can send the confirming getUpdates at once.
-    expect(journal.append(updates(1, 2), 3)).toBeUndefined();
-    expect(logText()).toContain('"text":"msg 2"');
-    const flushed = journal.flush();
-    const joined = journal.append(updates(3, 1), 4);
-    expect(joined).toBeInstanceOf(Promise);
-    expect(logText()).not.toContain('"text":"msg 3"');
-    await Promise.all([flushed, joined]);
-    expect(logText()).toContain('"text":"msg 3"');
-    expect(journal.append(updates(4, 1), 5)).toBeUndefined();
-    await journal.close();
-    expect((await journalIn().open()).pending).toEqual(updates(1, 4));
-  });
-
-  it("batches fsyncs: appends made while a round is queued share it", async () => {
-    const journal = journalIn();
-    await journal.open();
-    const flushed = journal.flush();
     const all = Array.from({ length: 50 }, (_, i) => journal.append(updates(i + 1, 1), i + 2));
-    await Promise.all([flushed, ...all]);
+    await Promise.all(all);
     await journal.close();
     expect((await journalIn().open()).pending).toHaveLength(50);
   });

@@ -245,18 +245,19 @@ describe("run() with a journal", () => {
     expect(api.stats.getUpdatesCalls).toBeLessThanOrEqual(pollsAtLoss + 1);
   });
 
-  it("fails even a stop under way when a synchronous append throws, confirming nothing after it", async () => {
+  it("fails even a stop under way when append throws instead of rejecting, confirming nothing after it", async () => {
     const { api } = ctx;
     const bot = botFor(api);
     const seen: number[] = [];
     bot.on("message", (c) => void seen.push(c.update.update_id));
     const stored = new Map<number, Update>();
-    // A synchronous store (durable on return) that throws once full.
+    // A store that throws, rather than rejects, once full.
     const journal: UpdateJournal = {
       open: async () => ({ pending: [], offset: undefined }),
       append: (updates) => {
         if (stored.size > 0) throw new Error("the store is full");
         for (const u of updates) stored.set(u.update_id, u);
+        return Promise.resolve();
       },
       settle: () => {},
       flush: async () => {},
@@ -282,13 +283,36 @@ describe("run() with a journal", () => {
     expect(api.pending()).toBe(3);
   });
 
+  it("fails the runner when append returns no promise, confirming nothing after the batch", async () => {
+    const { api } = ctx;
+    const stored = new Map<number, Update>();
+    // Forgot to return the store's promise: the batch must not count as stored.
+    const journal = {
+      open: async () => ({ pending: [], offset: undefined }),
+      append: (updates: readonly Update[]) => {
+        for (const u of updates) stored.set(u.update_id, u);
+      },
+      settle: () => {},
+      flush: async () => {},
+      close: async () => {},
+    } as unknown as UpdateJournal;
+    api.pushMessages({ count: 5 });
+    const handle = run(botFor(api), { journal, runner: { fetch: { timeout: 0 }, silent: true } });
+    await until(() => !handle.isRunning());
+    await expect(handle.task()).rejects.toThrow(
+      "journal.append() must return a promise that resolves once the batch is stored, but returned undefined.",
+    );
+    expect(api.stats.getUpdatesCalls).toBe(1);
+    expect(api.stats.confirmedOffset).toBe(0);
+  });
+
   it("fails a stop under way when check() throws, without the final confirmation", async () => {
     const { api } = ctx;
     let handle: ReturnType<typeof run> | undefined;
     let checks = 0;
     const journal: UpdateJournal = {
       open: async () => ({ pending: [], offset: undefined }),
-      append: () => {},
+      append: async () => {},
       settle: () => {},
       flush: async () => {},
       close: async () => {},
