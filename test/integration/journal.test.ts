@@ -36,6 +36,18 @@ async function leftIn(path: string): Promise<{ pending: number[]; offset: number
   return { pending: pending.map((u) => u.update_id), offset };
 }
 
+/** A journal that stores nothing, with `parts` in place of its no-op functions. */
+function stubJournal(parts: Partial<UpdateJournal>): UpdateJournal {
+  return {
+    open: async () => ({ pending: [], offset: undefined }),
+    append: async () => {},
+    settle: () => {},
+    flush: async () => {},
+    close: async () => {},
+    ...parts,
+  };
+}
+
 /** Leaves a journal as a process killed mid-run would: updates appended, unsettled, lock stale. */
 async function abandonedJournal(path: string, updates: Update[], offset: number): Promise<void> {
   const journal = fileJournal(path);
@@ -221,18 +233,13 @@ describe("run() with a journal", () => {
   it("awaits a custom journal's async check(), and stops when it rejects", async () => {
     const { api } = ctx;
     let owned = true;
-    const journal: UpdateJournal = {
-      open: async () => ({ pending: [], offset: undefined }),
-      append: async () => {},
-      settle: () => {},
-      flush: async () => {},
-      close: async () => {},
+    const journal = stubJournal({
       // A networked store asks whether this process still owns it.
       check: async () => {
         await new Promise((resolve) => setTimeout(resolve, 1));
         if (!owned) throw new Error("the store now belongs to another process");
       },
-    };
+    });
     const handle = run(botFor(api), {
       journal,
       runner: { fetch: { timeout: 0 }, silent: true },
@@ -252,17 +259,13 @@ describe("run() with a journal", () => {
     bot.on("message", (c) => void seen.push(c.update.update_id));
     const stored = new Map<number, Update>();
     // A store that throws, rather than rejects, once full.
-    const journal: UpdateJournal = {
-      open: async () => ({ pending: [], offset: undefined }),
+    const journal = stubJournal({
       append: (updates) => {
         if (stored.size > 0) throw new Error("the store is full");
         for (const u of updates) stored.set(u.update_id, u);
         return Promise.resolve();
       },
-      settle: () => {},
-      flush: async () => {},
-      close: async () => {},
-    };
+    });
     let handle: ReturnType<typeof run> | undefined;
     let batches = 0;
     bot.api.config.use(async (prev, method, payload, signal) => {
@@ -287,15 +290,11 @@ describe("run() with a journal", () => {
     const { api } = ctx;
     const stored = new Map<number, Update>();
     // Forgot to return the store's promise: the batch must not count as stored.
-    const journal = {
-      open: async () => ({ pending: [], offset: undefined }),
-      append: (updates: readonly Update[]) => {
+    const journal = stubJournal({
+      append: ((updates: readonly Update[]) => {
         for (const u of updates) stored.set(u.update_id, u);
-      },
-      settle: () => {},
-      flush: async () => {},
-      close: async () => {},
-    } as unknown as UpdateJournal;
+      }) as unknown as UpdateJournal["append"],
+    });
     api.pushMessages({ count: 5 });
     const handle = run(botFor(api), { journal, runner: { fetch: { timeout: 0 }, silent: true } });
     await until(() => !handle.isRunning());
@@ -310,19 +309,14 @@ describe("run() with a journal", () => {
     const { api } = ctx;
     let handle: ReturnType<typeof run> | undefined;
     let checks = 0;
-    const journal: UpdateJournal = {
-      open: async () => ({ pending: [], offset: undefined }),
-      append: async () => {},
-      settle: () => {},
-      flush: async () => {},
-      close: async () => {},
+    const journal = stubJournal({
       check: () => {
         // The store is lost just as the bot is told to stop.
         if (++checks < 2) return;
         void handle?.stop();
         throw new Error("the store now belongs to another process");
       },
-    };
+    });
     api.pushMessages({ count: 5 });
     handle = run(botFor(api), { journal, runner: { fetch: { timeout: 0 }, silent: true } });
     await until(() => !handle.isRunning());
@@ -337,15 +331,11 @@ describe("run() with a journal", () => {
     const bot = botFor(api);
     const release = gate();
     bot.on("message", () => release.promise);
-    const failing: UpdateJournal = {
-      open: async () => ({ pending: [], offset: undefined }),
+    const failing = stubJournal({
       append: async () => {
         throw new Error("ENOSPC: no space left on device");
       },
-      settle: () => {},
-      flush: async () => {},
-      close: async () => {},
-    };
+    });
     api.pushMessages({ count: 3 });
     const handle = run(bot, { journal: failing, runner: { silent: true } });
     await until(() => handle.size() === 3);
@@ -363,16 +353,14 @@ describe("run() with a journal", () => {
     bot.on("message", () => {});
     const stored = gate();
     let closed = 0;
-    const journal: UpdateJournal = {
-      open: async () => ({ pending: [], offset: undefined }),
+    const journal = stubJournal({
       // A slow disk: the batch is not durable yet when stop() is called.
       append: () => stored.promise,
-      settle: () => {},
       flush: async () => {
         throw new Error("EIO: i/o error");
       },
       close: async () => void closed++,
-    };
+    });
     api.pushMessages({ count: 2 });
     const handle = run(bot, { journal, runner: { silent: true } });
     await until(() => handle.stats().handled === 2);
