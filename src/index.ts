@@ -11,37 +11,37 @@
  * ```
  * @module
  */
-export { HandlerTimeoutError, updateSignal } from "./context.js";
+
+export { BotWorker } from "./distribute/bot-worker.js";
 export {
   type DistributeMiddleware,
   type DistributeOptions,
   type DistributeStats,
   distribute,
   type WorkerStats,
-} from "./distribute.js";
-export { RunnerError, type RunnerErrorCode } from "./errors.js";
+} from "./distribute/distribute.js";
 export {
   type BotAdapter,
   createUpdateFetcher,
   type FetchOptions,
   type RunnerOptions,
-} from "./fetcher.js";
+} from "./fetch/fetcher.js";
 export {
   type FileJournalOptions,
   fileJournal,
   isReplayed,
   type JournalRecovery,
   type UpdateJournal,
-} from "./journal.js";
-export { DecayingDeque, type DequeOptions } from "./queue.js";
+} from "./journal/file-journal.js";
+export { DecayingDeque, type DequeOptions } from "./runner/queue.js";
 export {
   createRunner,
   type RunHandle,
   type RunnerHandle,
   type RunOptions,
   run,
-} from "./runner.js";
-export { sequentialize } from "./sequentialize.js";
+} from "./runner/run.js";
+export { sequentialize } from "./runner/sequentialize.js";
 export {
   createBatchSink,
   createConcurrentSink,
@@ -49,12 +49,13 @@ export {
   type SinkOptions,
   type UpdateConsumer,
   type UpdateSink,
-} from "./sink.js";
+} from "./runner/sink.js";
 export {
   createSource,
   type SourceOptions,
   type UpdateSource,
   type UpdateSupplier,
-} from "./source.js";
-export type { RunnerStats } from "./stats.js";
-export { BotWorker } from "./worker.js";
+} from "./runner/source.js";
+export type { RunnerStats } from "./runner/stats.js";
+export { HandlerTimeoutError, updateSignal } from "./runner/update-scope.js";
+export { RunnerError, type RunnerErrorCode } from "./util/errors.js";

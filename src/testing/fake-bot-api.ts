@@ -7,7 +7,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Chat, Message, Update, User, UserFromGetMe } from "grammy/types";
-import { logger } from "../log.js";
+import { logger } from "../util/log.js";
 import {
   checkDuration,
   checkFunction,
@@ -16,7 +16,7 @@ import {
   optionalObject,
   rejectUnknownKeys,
   show,
-} from "../options.js";
+} from "../util/options.js";
 import { BadRequestError, parseParams } from "./params.js";
 
 const log = logger("testing");

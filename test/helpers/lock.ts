@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { expect } from "vitest";
-import { PID_SPACE as pidSpace } from "../../src/journal-lock.js";
+import { PID_SPACE as pidSpace } from "../../src/journal/lock.js";
 
 /** The text of a journal lock held by `pid`, by default of this host and pid space. */
 export function lockText(

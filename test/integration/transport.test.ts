@@ -6,8 +6,8 @@ import { build } from "esbuild";
 import { Bot } from "grammy";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { run } from "../../src/index.js";
-import { describeError } from "../../src/log.js";
 import type { FakeBotApi } from "../../src/testing/index.js";
+import { describeError } from "../../src/util/log.js";
 import {
   botFor,
   failOnUnhandled,

@@ -1,0 +1,421 @@
+import type { AbortSignal as GrammySignal } from "abort-controller";
+import {
+  type BotAdapter,
+  checkBot,
+  createFetcher,
+  type Fetcher,
+  type RunnerOptions,
+} from "../fetch/fetcher.js";
+import { checkJournal, markReplayed, type UpdateJournal } from "../journal/file-journal.js";
+import { describeError, logger, redact } from "../util/log.js";
+import { checkFunction, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
+import { createSource, type SourceOptions, type UpdateSource } from "./source.js";
+import { type RunnerStats, SinkMetrics } from "./stats.js";
+
+const log = logger("runner");
+
+/**
+ * Options of {@link run}: how to fetch (`runner`), how to pace fetching
+ * (`source`), how to handle updates (`sink`) and where to keep fetched updates
+ * until they are handled (`journal`).
+ *
+ * @example
+ * ```ts
+ * run(bot, {
+ *   runner: { fetch: { allowed_updates: ["message"] }, drop_pending_updates: true },
+ *   source: { speedTrafficBalance: 0 },
+ *   sink: { concurrency: 100 },
+ *   journal: fileJournal("../journal"),
+ * });
+ * ```
+ */
+export interface RunOptions<Y> {
+  source?: SourceOptions;
+  runner?: RunnerOptions;
+  sink?: SinkOptions<Y>;
+  /**
+   * Stores every fetched batch durably before Telegram is told it arrived,
+   * and replays the updates whose handlers had not finished when the
+   * process died, before fetching new ones. Off by default: without it a crash
+   * loses the updates being handled. See `fileJournal()` and `isReplayed()`.
+   */
+  journal?: UpdateJournal<Y extends { update_id: number } ? Y : never>;
+}
+
+/**
+ * Controls a running bot.
+ *
+ * @example
+ * ```ts
+ * const handle = run(bot);
+ * process.once("SIGTERM", () => handle.stop()); // resolves once running handlers are done
+ * await handle.task(); // rejects if the runner fails, e.g. on a revoked token
+ * ```
+ */
+export interface RunnerHandle {
+  /** Starts fetching (again) if stopped; no effect while running. */
+  start: () => void;
+  /**
+   * Stops fetching at once (the pending getUpdates and any retry wait are
+   * aborted) and resolves when every update already fetched has been handled
+   * (handlers that timed out are not waited for) and, under `run()`, their
+   * offset confirmed to Telegram. Never rejects; safe to call again.
+   */
+  stop: () => Promise<void>;
+  /** Number of updates being handled or waiting for a slot. */
+  size: () => number;
+  /**
+   * The promise of the current (or last) run: resolves after a stop has
+   * drained, rejects with the error that ended the runner. `undefined` before
+   * the first start.
+   */
+  task: () => Promise<void> | undefined;
+  /** Whether the runner is fetching; `false` from the moment `stop()` is called. */
+  isRunning: () => boolean;
+}
+
+/**
+ * The handle of {@link run}: a {@link RunnerHandle} plus counters.
+ *
+ * @example
+ * ```ts
+ * const handle: RunHandle = run(bot);
+ * console.log(handle.stats().handled);
+ * ```
+ */
+export interface RunHandle extends RunnerHandle {
+  /** Current counters and handler-latency percentiles. */
+  stats: () => RunnerStats;
+}
+
+interface Lifecycle {
+  /** Prints a failure that ends the runner, unless silenced. */
+  silent: boolean;
+  /** Runs after a clean stop has drained the sink; a rejection fails the run. */
+  afterDrain?: () => Promise<void>;
+  /** Runs at the very end of every run, clean or failed (releases the journal). */
+  onEnd?: () => Promise<void>;
+}
+
+/**
+ * Creates a runner that pulls batches from `source` and hands them to `sink`,
+ * fetching only as many updates as the sink has room for. Call `start()` on
+ * the returned handle to begin.
+ *
+ * @param source Where updates come from
+ * @param sink Where they are handled
+ * @returns A handle to start, stop and observe the runner
+ *
+ * @example
+ * ```ts
+ * const source = createSource({ supply: createUpdateFetcher(bot) });
+ * const sink = createConcurrentSink(
+ *   { consume: (update) => bot.handleUpdate(update) },
+ *   async (error) => console.error(error),
+ * );
+ * const runner = createRunner(source, sink);
+ * runner.start();
+ * ```
+ */
+export function createRunner<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>): RunnerHandle {
+  if (typeof source?.generator !== "function" || typeof source.close !== "function")
+    throw new TypeError("createRunner: the first argument must be an UpdateSource.");
+  if (typeof sink?.handle !== "function" || typeof sink.size !== "function")
+    throw new TypeError("createRunner: the second argument must be an UpdateSink.");
+  return runnerOf(source, sink, { silent: false });
+}
+
+function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecycle): RunnerHandle {
+  let running = false;
+  /** Numbers the runs, so a run that was stopped and replaced cannot touch its successor. */
+  let generation = 0;
+  let current: Promise<void> | undefined;
+
+  async function loop(mine: number): Promise<void> {
+    const active = () => running && generation === mine;
+    let failure: { error: unknown } | undefined;
+    const fail = (error: unknown) => {
+      failure ??= { error };
+      log(`runner failed: ${describeError(error)}`);
+      if (!life.silent)
+        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+    };
+    try {
+      // A run queued behind a draining one may already be stopped: then it must not fetch.
+      if (active()) {
+        const batches = source.generator();
+        // Ask the sink for its room first, so even the first fetch respects the cap.
+        source.setGeneratorPace(await sink.handle([]));
+        // Not left early on stop: the source ends by itself once closed, after
+        // handing out every batch it fetched.
+        for await (const batch of batches) {
+          source.setGeneratorPace(await sink.handle(batch));
+        }
+      }
+    } catch (error) {
+      source.close();
+      fail(error);
+    }
+    if (generation === mine) running = false;
+    await sink.drain?.();
+    if (failure === undefined && life.afterDrain !== undefined) {
+      try {
+        await life.afterDrain();
+      } catch (error) {
+        fail(error);
+      }
+    }
+    if (life.onEnd !== undefined) {
+      try {
+        await life.onEnd();
+      } catch (error) {
+        log(`cleanup failed: ${describeError(error)}`);
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+    log("stopped and drained");
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      const mine = ++generation;
+      const next = (current ?? Promise.resolve()).then(noop, noop).then(() => loop(mine));
+      // The failure is reported above and through task(); it must not also
+      // crash the process as an unhandled rejection when nobody asks.
+      next.catch(noop);
+      current = next;
+    },
+    stop() {
+      running = false;
+      source.close();
+      return current === undefined ? Promise.resolve() : current.then(noop, noop);
+    },
+    size: () => sink.size(),
+    task: () => current,
+    isRunning: () => running,
+  };
+}
+
+function noop(): void {}
+
+const RUN_KEYS = ["source", "runner", "sink", "journal"] as const;
+
+/**
+ * Runs a grammY bot with concurrent long polling and returns a handle to it.
+ * Up to `sink.concurrency` (default 500) updates are handled at once; errors
+ * go to `bot.catch`. Use `sequentialize()` to keep per-chat order.
+ *
+ * Unlike @grammyjs/runner, `stop()` waits for running handlers and confirms
+ * their updates, retries back off with a cap, and bad options throw here.
+ * With `journal`, fetched updates also survive a crash (see `fileJournal()`).
+ *
+ * @param bot A grammY bot
+ * @param options How to fetch, pace and handle updates
+ * @returns A handle to stop or observe the bot
+ *
+ * @example
+ * ```ts
+ * import { Bot } from "grammy";
+ * import { run, sequentialize } from "grammy-runner";
+ *
+ * const bot = new Bot(process.env.BOT_TOKEN!);
+ * bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
+ * bot.on("message", (ctx) => ctx.reply("Got it"));
+ * const handle = run(bot);
+ * process.once("SIGINT", () => handle.stop());
+ * ```
+ */
+export function run<Y extends { update_id: number }, R>(
+  bot: BotAdapter<Y, R>,
+  options?: RunOptions<Y>,
+): RunHandle {
+  checkBot(bot);
+  checkFunction("bot.errorHandler", bot.errorHandler);
+  const opts = optionalObject("options", options);
+  rejectUnknownKeys("", opts, RUN_KEYS);
+  const journal = opts.journal === undefined ? undefined : checkJournal<Y>(opts.journal);
+  const fetcher = createFetcher(bot, opts.runner);
+  const metrics = new SinkMetrics();
+  const journaling = journal === undefined ? undefined : journaled(fetcher, journal, metrics);
+  const source = createSource({ supply: journaling?.supply ?? fetcher.fetch }, opts.source);
+  const sinkOptions = validateSinkOptions(opts.sink);
+  const onTimeout = sinkOptions.onTimeout;
+
+  const { sink, queue } = concurrentSink<Y, R>(
+    { consume: (update) => bot.handleUpdate(update) },
+    async (error) => {
+      metrics.failed++;
+      try {
+        await bot.errorHandler(error);
+      } catch (secondary) {
+        log(`error handler threw: ${describeError(secondary)}`);
+        if (!fetcher.silent) printHandlerFailure(secondary);
+      }
+    },
+    {
+      ...sinkOptions,
+      // Runs after the error handler, so a failed update is settled once it is dealt with.
+      onSettled: (update, milliseconds) => {
+        metrics.record(milliseconds);
+        journaling?.settle(update);
+      },
+      onTimeout: (update, task) => {
+        metrics.timedOut++;
+        log(`update ${update.update_id} timed out`);
+        // The runner has given up on it: a crash from here on must not replay it.
+        journaling?.settle(update);
+        onTimeout(update, task);
+      },
+    },
+  );
+  const handle = runnerOf(source, sink, {
+    silent: fetcher.silent,
+    afterDrain: journaling?.afterDrain ?? fetcher.confirm,
+    // Also after a failure: free the transport's connection and the journal's lock.
+    onEnd: async () => {
+      fetcher.close();
+      await journaling?.close();
+    },
+  });
+  handle.start();
+  return {
+    ...handle,
+    stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
+  };
+}
+
+interface Journaling<Y> {
+  /** The source's supply: replayed updates first, then fetched ones, each batch journaled. */
+  supply: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
+  settle: (update: Y) => void;
+  /** Everything journaled and flushed, then the final confirmation to Telegram. */
+  afterDrain: () => Promise<void>;
+  /** Closes the journal (releasing its lock) if this run opened it. */
+  close: () => Promise<void>;
+}
+
+/**
+ * Puts a journal between the fetcher and the sink. A fetched batch goes to
+ * the sink without waiting for the disk (though a fast journal may do its
+ * fsync on the event loop first), but the next getUpdates, whose offset
+ * tells Telegram the batch arrived, waits until the batch is durable: there
+ * is no moment at which an update is known to nobody but this process's
+ * memory.
+ */
+function journaled<Y extends { update_id: number }>(
+  fetcher: Fetcher<Y>,
+  journal: UpdateJournal<Y>,
+  metrics: SinkMetrics,
+): Journaling<Y> {
+  let opened = false;
+  let replay: Y[] = [];
+  /** The append of the last fetched batch; the next getUpdates confirms that batch. */
+  let appended: Promise<void> | undefined;
+  /**
+   * A `check()` that failed. The stop must fail on it too: a fetch that fails
+   * after the stop has begun ends the source quietly.
+   */
+  let checkFailure: { error: unknown } | undefined;
+
+  function settleId(id: number): void {
+    try {
+      journal.settle(id);
+    } catch (error) {
+      // A lost settle record only means a duplicate after a crash.
+      log(`journal.settle(${id}) threw: ${describeError(error)}`);
+    }
+  }
+
+  async function supply(batchSize: number, signal: GrammySignal): Promise<Y[]> {
+    if (!opened) {
+      // Before bot.init(): a second process on the same journal fails at once.
+      const recovery = await journal.open();
+      opened = true;
+      await fetcher.init(signal);
+      if (recovery.offset !== undefined) fetcher.startAt(recovery.offset);
+      replay = recovery.pending;
+      for (const update of replay) markReplayed(update);
+      if (replay.length > 0) log(`replaying ${replay.length} updates from the journal`);
+    }
+    if (replay.length > 0) {
+      // Same sink, same cap: no more than there are free slots.
+      const count = Math.max(1, Math.min(replay.length, Math.floor(batchSize) || 1));
+      const batch = replay.splice(0, count);
+      metrics.replayed += batch.length;
+      return batch;
+    }
+    if (appended !== undefined) {
+      await appended;
+      appended = undefined;
+    }
+    try {
+      const checking = journal.check?.();
+      if (checking !== undefined) await checking;
+    } catch (error) {
+      checkFailure ??= { error };
+      throw error;
+    }
+    const updates = await fetcher.fetch(batchSize, signal);
+    if (updates.length > 0) {
+      // A throw, or no promise (an append that forgot to return one), counts
+      // as a rejection: the batch still goes to the handlers, and the next
+      // fetch or the stop fails on it, so nothing past it is confirmed.
+      try {
+        const pending: unknown = journal.append(updates, fetcher.nextOffset());
+        appended = isThenable(pending)
+          ? Promise.resolve(pending as PromiseLike<void>)
+          : Promise.reject(
+              new TypeError(
+                `journal.append() must return a promise that resolves once the batch is stored, but returned ${show(pending)}.`,
+              ),
+            );
+      } catch (error) {
+        appended = Promise.reject(error);
+      }
+      // Awaited by the next fetch or by the stop; never an unhandled rejection.
+      appended.catch(noop);
+    }
+    return updates;
+  }
+
+  return {
+    supply,
+    settle: (update) => settleId(update.update_id),
+    async afterDrain() {
+      if (opened) {
+        if (checkFailure !== undefined) throw checkFailure.error;
+        await appended;
+        appended = undefined;
+        await journal.flush();
+      }
+      await fetcher.confirm();
+    },
+    async close() {
+      if (!opened) return;
+      opened = false;
+      replay = [];
+      appended = undefined;
+      checkFailure = undefined;
+      await journal.close();
+    },
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+function printHandlerFailure(error: unknown): void {
+  const detail = error instanceof Error && error.stack ? error.stack : describeError(error);
+  console.error(
+    `[grammy-runner] The bot's error handler threw while handling an error; the runner goes on. Set a handler that does not throw with bot.catch(). ${redact(detail)}`,
+  );
+}
