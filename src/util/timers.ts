@@ -6,7 +6,15 @@ export interface SignalLike {
 }
 
 /** Node fires longer timers after 1 ms, which would turn a long wait into a busy loop. */
-const LONGEST_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A delay `setTimeout` honours: `ms` clamped to 0..{@link MAX_TIMER_MS}.
+ * A longer wait fires early (at the cap) instead of after 1 ms.
+ */
+export function timerDelay(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_MS);
+}
 
 /**
  * Waits `ms` milliseconds or until `signal` aborts, whichever comes first, so
@@ -25,11 +33,11 @@ export function sleep(ms: number, signal: SignalLike): Promise<boolean> {
     const arm = (left: number) => {
       timer = setTimeout(
         () => {
-          if (left > LONGEST_TIMER_MS) return arm(left - LONGEST_TIMER_MS);
+          if (left > MAX_TIMER_MS) return arm(left - MAX_TIMER_MS);
           signal.removeEventListener("abort", onAbort);
           resolve(true);
         },
-        Math.min(left, LONGEST_TIMER_MS),
+        Math.min(left, MAX_TIMER_MS),
       );
     };
     arm(ms);
