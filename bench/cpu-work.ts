@@ -4,6 +4,7 @@
  * costs about `workMs` of CPU on this machine.
  */
 import { createHash } from "node:crypto";
+import { WORKER_ENV } from "./protocol.js";
 
 let sink = Buffer.alloc(32, 1);
 
@@ -42,4 +43,13 @@ export function timeRounds(rounds: number, times: number): number {
   const t0 = performance.now();
   for (let i = 0; i < times; i++) burn(rounds);
   return (performance.now() - t0) / times;
+}
+
+/**
+ * A worker thread's work for one update: the rounds the bot process
+ * calibrated and passed on through the environment (calibrated here without).
+ */
+export function calibratedWork(): () => void {
+  const rounds = Number(process.env[WORKER_ENV.rounds]) || calibrate(1);
+  return () => burn(rounds);
 }

@@ -89,11 +89,20 @@ export const WORKER_ENV = {
 /** The environment variable that carries a bot process's task. */
 export const JOB_ENV = "BENCH_JOB";
 
+/** One kind of job, e.g. `JobOf<"fairness">`. */
+export type JobOf<K extends Job["kind"]> = Extract<Job, { kind: K }>;
+
+/** Where the fake server listens, and the token it answers to. */
+export interface ServerAddress {
+  url: string;
+  token: string;
+}
+
 export interface BotTask {
   impl: Impl;
   job: Job;
   /** The fake server, absent for jobs that need none. */
-  server?: { url: string; token: string };
+  server?: ServerAddress;
 }
 
 /** A metric's value: a number (Infinity: censored, above a cap), a yes/no, or text. */

@@ -4,11 +4,10 @@
  * how far N threads scale on this machine at the time of the run.
  */
 import { parentPort } from "node:worker_threads";
-import { burn, calibrate } from "./cpu-work.js";
-import { WORKER_ENV } from "./protocol.js";
+import { calibratedWork } from "./cpu-work.js";
 
-const rounds = Number(process.env[WORKER_ENV.rounds]) || calibrate(1);
+const work = calibratedWork();
 parentPort?.on("message", (id: number) => {
-  burn(rounds);
+  work();
   parentPort?.postMessage(id);
 });

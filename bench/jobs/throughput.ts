@@ -1,0 +1,72 @@
+/**
+ * throughput (and journal-*): a backlog waiting on the server, timed from the
+ * first getUpdates call to the last handler done.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileJournal } from "../../src/index.js";
+import { type Impl, type JobOf, type Metrics, now, type ServerAddress } from "../protocol.js";
+import {
+  fakeServerBot,
+  probeGetUpdates,
+  sequentializeOf,
+  start,
+  stopAndEnd,
+} from "./implementations.js";
+import { syncFloor } from "./sync-floor.js";
+import { cpuMicros, peakRssMb } from "./usage.js";
+import { deferred } from "./waits.js";
+
+export async function throughput(
+  impl: Impl,
+  job: JobOf<"throughput">,
+  srv: ServerAddress | undefined,
+): Promise<Metrics> {
+  const floor = job.syncFloorBytes === undefined ? undefined : await syncFloor(job.syncFloorBytes);
+  const total = job.updates;
+  const bot = await fakeServerBot(srv, { count: total, chats: job.chats, firstChatId: 1 });
+  const probe = probeGetUpdates(bot, impl);
+  let errors = 0;
+  bot.catch(() => {
+    errors++;
+  });
+  if (job.seq && impl !== "start") bot.use(sequentializeOf(impl));
+
+  let done = 0;
+  let end = { at: 0, cpu: 0, calls: 0, rss: 0 };
+  const finished = deferred();
+  const mark = (): void => {
+    if (++done !== total) return;
+    end = { at: now(), cpu: cpuMicros(), calls: probe.calls, rss: peakRssMb() };
+    finished.resolve();
+  };
+  const ms = job.delayMs;
+  if (ms > 0)
+    bot.use(async () => {
+      await delay(ms);
+      mark();
+    });
+  else bot.use(mark);
+
+  // A fresh journal directory per run, on the same disk as everything else (fsync included).
+  const dir = job.journal ? await mkdtemp(join(tmpdir(), "grammy-runner-bench-journal-")) : "";
+  try {
+    const driver = start(impl, bot, undefined, job.journal ? fileJournal(dir) : undefined);
+    await finished.promise;
+    await stopAndEnd(driver);
+  } finally {
+    if (dir !== "") await rm(dir, { recursive: true, force: true });
+  }
+  const seconds = (end.at - probe.firstAt) / 1000;
+  return {
+    updates: total,
+    rate: total / seconds,
+    cpu: (end.cpu - probe.firstCpu) / total,
+    rss: end.rss,
+    calls: (end.calls / total) * 1000,
+    errors,
+    ...(floor === undefined ? {} : { wallPerUpdate: (seconds * 1e6) / total, syncFloor: floor }),
+  };
+}
