@@ -14,11 +14,6 @@
  * @module
  */
 export type { Update, UserFromGetMe } from "grammy/types";
-export {
-  createFakeBotApi,
-  type FakeBotApi,
-  type FakeBotApiOptions,
-  type FakeBotApiStats,
-  type Fault,
-  type RecordedCall,
-} from "./fake-bot-api.js";
+export { createFakeBotApi, type FakeBotApi, type FakeBotApiOptions } from "./fake-bot-api.js";
+export type { Fault } from "./faults.js";
+export type { FakeBotApiStats, RecordedCall } from "./stats.js";
