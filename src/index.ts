@@ -20,12 +20,9 @@ export {
   distribute,
   type WorkerStats,
 } from "./distribute/distribute.js";
-export {
-  type BotAdapter,
-  createUpdateFetcher,
-  type FetchOptions,
-  type RunnerOptions,
-} from "./fetch/fetcher.js";
+export type { BotAdapter } from "./fetch/bot-adapter.js";
+export { createUpdateFetcher } from "./fetch/fetcher.js";
+export type { FetchOptions, RunnerOptions } from "./fetch/options.js";
 export {
   type FileJournalOptions,
   fileJournal,

@@ -1,11 +1,7 @@
 import type { AbortSignal as GrammySignal } from "abort-controller";
-import {
-  type BotAdapter,
-  checkBot,
-  createFetcher,
-  type Fetcher,
-  type RunnerOptions,
-} from "../fetch/fetcher.js";
+import { type BotAdapter, checkBot } from "../fetch/bot-adapter.js";
+import { createFetcher, type Fetcher } from "../fetch/fetcher.js";
+import type { RunnerOptions } from "../fetch/options.js";
 import { checkJournal, markReplayed, type UpdateJournal } from "../journal/file-journal.js";
 import { describeError, logger, redact } from "../util/log.js";
 import { checkFunction, optionalObject, rejectUnknownKeys, show } from "../util/options.js";

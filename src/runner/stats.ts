@@ -1,4 +1,4 @@
-import type { FetchCounters } from "../fetch/fetcher.js";
+import type { FetchCounters } from "../fetch/counters.js";
 
 /** Handler durations kept for the percentiles: enough for a stable p99, cheap to sort. */
 const WINDOW = 1024;

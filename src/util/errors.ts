@@ -1,3 +1,5 @@
+import { redact } from "./log.js";
+
 /**
  * Why a runner ended on its own. Lets callers branch without parsing messages.
  *
@@ -24,7 +26,8 @@ export type RunnerErrorCode =
 
 /**
  * The error `handle.task()` rejects with when the runner cannot go on. Its
- * message says what to do; `cause` holds the last error from the Bot API.
+ * message says what to do, with the bot token redacted; `cause` holds the last
+ * error from the Bot API as it was thrown.
  *
  * @example
  * ```ts
@@ -42,6 +45,7 @@ export class RunnerError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    // It quotes Bot API errors, whose network errors may quote the request URL.
+    super(redact(message), options);
   }
 }

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { AbortSignal as GrammySignal } from "abort-controller";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { BotApiError, createTransport } from "../../src/fetch/transport.js";
+import { BotApiError } from "../../src/fetch/node-http.js";
+import { createTransport } from "../../src/fetch/transport.js";
 import { type BotAdapter, createUpdateFetcher } from "../../src/index.js";
 import { describeError } from "../../src/util/log.js";
 import { failOnUnhandled } from "../helpers/bot.js";

@@ -1,0 +1,65 @@
+import type { AbortSignal as GrammySignal } from "abort-controller";
+import type { UserFromGetMe } from "grammy/types";
+import { addSecret, describeError } from "../util/log.js";
+import { show } from "../util/options.js";
+
+/**
+ * The parts of a grammY `Bot` the runner uses. A `Bot` from any copy of grammY
+ * fits; so does any object with the same members.
+ *
+ * @example
+ * ```ts
+ * const adapter: BotAdapter<Update, BotError> = bot;
+ * ```
+ */
+export interface BotAdapter<Y, R> {
+  init?: (signal?: GrammySignal) => Promise<void>;
+  handleUpdate: (update: Y) => Promise<void>;
+  errorHandler: (error: R) => unknown;
+  api: {
+    getUpdates: (
+      args: { offset: number; limit: number; timeout: number },
+      signal: GrammySignal,
+    ) => Promise<Y[]>;
+    deleteWebhook?: (
+      args?: { drop_pending_updates?: boolean },
+      signal?: GrammySignal,
+    ) => Promise<unknown>;
+  };
+}
+
+/**
+ * Checks that `bot` has what the runner calls, so that a wrong argument fails
+ * at once instead of in the first fetch.
+ */
+export function checkBot(bot: unknown): void {
+  const b = bot as Partial<BotAdapter<unknown, unknown>> | null | undefined;
+  if (typeof b !== "object" || b === null)
+    throw new TypeError(`Expected a grammY Bot as the first argument, but got ${show(bot)}.`);
+  if (typeof b.api !== "object" || b.api === null || typeof b.api.getUpdates !== "function")
+    throw new TypeError(
+      "Expected a grammY Bot: the given object has no `api.getUpdates` function.",
+    );
+  if (typeof b.handleUpdate !== "function")
+    throw new TypeError("Expected a grammY Bot: the given object has no `handleUpdate` function.");
+}
+
+/** `bot.botInfo`, which grammY's getter throws for until the bot is initialised. */
+export function botInfoOf(bot: object): UserFromGetMe {
+  try {
+    return (bot as { botInfo: UserFromGetMe }).botInfo;
+  } catch (error) {
+    throw new TypeError(`runner.onStart needs bot.botInfo: ${describeError(error)}`);
+  }
+}
+
+/**
+ * Makes every redacted message hide the bot's token by its exact value, as
+ * grammY's network errors quote the request URL and a token of an unusual
+ * shape escapes the token pattern.
+ */
+export function hideToken(bot: object): void {
+  const b = bot as { token?: unknown; api?: { token?: unknown } };
+  addSecret(b.token);
+  addSecret(b.api?.token);
+}
