@@ -8,7 +8,7 @@ import {
   type PollingOptions,
 } from "grammy";
 import type { Update } from "grammy/types";
-import { markReplayed } from "../journal/file-journal.js";
+import { markReplayed } from "../journal/journal.js";
 import { describeError, logger, redact } from "../util/log.js";
 import {
   BOT_WORKER_KEY,
@@ -43,7 +43,7 @@ const log = logger("distribute");
  *
  * @example
  * ```ts
- * // worker.ts
+ * // bot-worker.ts
  * import { BotWorker } from "grammy-runner";
  *
  * const bot = new BotWorker(process.env.BOT_TOKEN ?? "");
@@ -56,7 +56,7 @@ export class BotWorker<C extends Context = Context, A extends Api = Api> extends
    * the user installed a handler (by `catch()` or by assigning `errorHandler`)
    * without `instanceof` checks that break with two copies of grammY.
    */
-  readonly #defaultErrorHandler: Bot<C, A>["errorHandler"];
+  private readonly defaultErrorHandler: Bot<C, A>["errorHandler"];
 
   /**
    * @param token The bot token, used by `ctx.api` / `bot.api` in this worker
@@ -71,7 +71,7 @@ export class BotWorker<C extends Context = Context, A extends Api = Api> extends
    */
   constructor(token: string, config?: BotConfig<C>) {
     super(token, config);
-    this.#defaultErrorHandler = this.errorHandler;
+    this.defaultErrorHandler = this.errorHandler;
     const port = parentPort;
     if (port === null || !isWorkerSeed(workerData)) {
       log("BotWorker created outside a distribute() worker thread; it will not receive updates");
@@ -81,7 +81,7 @@ export class BotWorker<C extends Context = Context, A extends Api = Api> extends
     port.on("message", (message: unknown) => {
       if (!isUpdateMessage(message)) return;
       if (message.replayed === true) markReplayed(message.update);
-      void this.#handle(message.update).then((result) => port.postMessage(result));
+      void this.handleFromParent(message.update).then((result) => port.postMessage(result));
     });
     // The thread says it is ready once the worker file is imported; see distribute().
     (globalThis as Record<symbol, unknown>)[Symbol.for(BOT_WORKER_KEY)] = true;
@@ -120,13 +120,13 @@ export class BotWorker<C extends Context = Context, A extends Api = Api> extends
   }
 
   /** Never rejects: whatever happens must become a reply, or the parent waits forever. */
-  async #handle(update: Update): Promise<ResultMessage> {
+  private async handleFromParent(update: Update): Promise<ResultMessage> {
     const id = update.update_id;
     try {
       await this.handleUpdate(update);
       return { id, ok: true };
     } catch (error) {
-      if (this.errorHandler === this.#defaultErrorHandler || !isBotError(error)) {
+      if (this.errorHandler === this.defaultErrorHandler || !isBotError(error)) {
         return { id, ok: false, error: serialize(isBotError(error) ? error.error : error) };
       }
       try {

@@ -4,7 +4,8 @@ import { resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Update, UserFromGetMe } from "grammy/types";
-import { isReplayed } from "../journal/file-journal.js";
+import { isReplayed } from "../journal/journal.js";
+import { KeyedChain } from "../util/keyed-chain.js";
 import { describeError, logger, redact } from "../util/log.js";
 import {
   checkFunction,
@@ -13,6 +14,7 @@ import {
   rejectUnknownKeys,
   show,
 } from "../util/options.js";
+import { timerDelay } from "../util/timers.js";
 import {
   BOT_WORKER_KEY,
   isReadyMessage,
@@ -32,8 +34,6 @@ const BACKOFF_MAX_MS = 10_000;
 /** A worker that lived this long before dying is considered healthy again. */
 const STABLE_MS = 5_000;
 const DEFAULT_START_TIMEOUT_MS = 60_000;
-/** Longer delays overflow Node's timers; a longer wait is checked in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Options of {@link distribute}.
@@ -170,7 +170,7 @@ export interface DistributeMiddleware<C> {
  * bot.use(distribute(new URL("./bot-worker.js", import.meta.url), { count: 4 }));
  * run(bot);
  *
- * // worker.js
+ * // bot-worker.js
  * import { BotWorker } from "grammy-runner";
  * const worker = new BotWorker(process.env.BOT_TOKEN ?? "");
  * worker.on("message", (ctx) => ctx.reply("Hi from a worker thread!"));
@@ -193,18 +193,13 @@ export function distribute<C extends { update: { update_id: number }; me: UserFr
 
   let pool: Pool | undefined;
   let closed: Promise<void> | undefined;
-  /** Last promise (never rejecting) per key; removed once its queue runs empty. */
-  const tails = new Map<string, Promise<void>>();
+  /** Each update of a key is sent once the previous one of that key is handled. */
+  const order = new KeyedChain();
 
-  function inOrder(k: string, task: () => Promise<void>): Promise<void> {
-    const previous = tails.get(k);
-    const result = previous === undefined ? task() : previous.then(task);
-    const tail = result.then(noop, noop);
-    tails.set(k, tail);
-    void tail.then(() => {
-      if (tails.get(k) === tail) tails.delete(k);
-    });
-    return result;
+  function send(update: Update, index: number, me: UserFromGetMe): Promise<void> {
+    if (closed !== undefined) return Promise.reject(closedError(update.update_id));
+    pool ??= new Pool({ protocol: PROTOCOL, me, file }, count, startTimeout);
+    return pool.run(index, update);
   }
 
   async function middleware(ctx: C): Promise<void> {
@@ -215,14 +210,20 @@ export function distribute<C extends { update: { update_id: number }; me: UserFr
       );
     }
     const update = ctx.update as Update;
-    const route = k === undefined ? String(update.update_id) : String(k);
-    const index = hash(route) % count;
-    const send = (): Promise<void> => {
-      if (closed !== undefined) return Promise.reject(closedError(update.update_id));
-      pool ??= new Pool({ protocol: PROTOCOL, me: ctx.me, file }, count, startTimeout);
-      return pool.run(index, update);
-    };
-    await (k === undefined ? send() : inOrder(route, send));
+    if (k === undefined) return send(update, hash(String(update.update_id)) % count, ctx.me);
+    const route = String(k);
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const before = order.join(route, done);
+    try {
+      if (before !== undefined) await before;
+      await send(update, hash(route) % count, ctx.me);
+    } finally {
+      release();
+      order.leave(route);
+    }
   }
 
   return Object.assign(middleware, {
@@ -284,38 +285,38 @@ class Slot {
 }
 
 class Pool {
-  readonly #slots: Slot[];
-  #closed = false;
+  private readonly slots: Slot[];
+  private closed = false;
 
   constructor(
     readonly seed: WorkerSeed,
     count: number,
     private readonly startTimeout: number,
   ) {
-    this.#slots = Array.from({ length: count }, (_, index) => new Slot(index));
-    for (const slot of this.#slots) this.#spawn(slot);
+    this.slots = Array.from({ length: count }, (_, index) => new Slot(index));
+    for (const slot of this.slots) this.spawn(slot);
   }
 
   run(index: number, update: Update): Promise<void> {
-    const slot = this.#slots[index];
+    const slot = this.slots[index];
     return new Promise<void>((resolve, reject) => {
       const job: Job = { update, resolve, reject, queuedAt: 0 };
       if (slot.worker !== undefined && slot.ready) {
-        this.#post(slot, slot.worker, job);
+        this.post(slot, slot.worker, job);
       } else if (slot.overdue) {
-        reject(this.#notReadyError(slot, update.update_id));
+        reject(this.notReadyError(slot, update.update_id));
       } else {
         job.queuedAt = performance.now();
         slot.queued.push(job);
-        this.#armWait(slot);
-        this.#updateRefs(slot);
+        this.armWait(slot);
+        this.updateRefs(slot);
       }
     });
   }
 
   stats(): DistributeStats {
     return {
-      workers: this.#slots.map((slot) => ({
+      workers: this.slots.map((slot) => ({
         index: slot.index,
         inFlight: slot.inFlight,
         restarts: slot.restarts,
@@ -326,35 +327,35 @@ class Pool {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.closed = true;
     const workers: Worker[] = [];
-    for (const slot of this.#slots) {
+    for (const slot of this.slots) {
       clearTimeout(slot.retry);
       slot.retry = undefined;
       // Detach first, so that the exit caused by terminate() is not taken for a crash.
       if (slot.worker !== undefined) workers.push(slot.worker);
       slot.worker = undefined;
       slot.ready = false;
-      this.#rejectAll(slot, (id) => closedError(id, slot.index));
+      this.rejectAll(slot, (id) => closedError(id, slot.index));
     }
     log(`closing ${workers.length} worker(s)`);
     await Promise.all(workers.map((worker) => worker.terminate()));
   }
 
-  #spawn(slot: Slot): void {
+  private spawn(slot: Slot): void {
     slot.retry = undefined;
     slot.overdue = false;
     let worker: Worker;
     try {
       worker = new Worker(BOOTSTRAP, { eval: true, workerData: this.seed });
     } catch (error) {
-      this.#died(slot, 0, `could not be started: ${describeError(error)}`, true);
+      this.died(slot, 0, `could not be started: ${describeError(error)}`, true);
       return;
     }
     slot.worker = worker;
     slot.ready = false;
     slot.spawnedAt = Date.now();
-    this.#updateRefs(slot);
+    this.updateRefs(slot);
     /** Set by an 'error' event, which comes before the exit and says more than the code. */
     let uncaught: string | undefined;
     let started = false;
@@ -365,10 +366,10 @@ class Pool {
         started = true;
         slot.ready = true;
         slot.overdue = false;
-        for (const job of this.#takeQueued(slot)) this.#post(slot, worker, job);
-        this.#updateRefs(slot);
+        for (const job of this.takeQueued(slot)) this.post(slot, worker, job);
+        this.updateRefs(slot);
       } else if (isResultMessage(message)) {
-        this.#settle(slot, message);
+        this.settle(slot, message);
       }
     });
     // Without an 'error' listener, an uncaught error in the worker would be
@@ -379,7 +380,7 @@ class Pool {
       // The thread is going down, but its 'exit' is still to come: hold new
       // updates back for the replacement instead of posting them into the void.
       slot.ready = false;
-      this.#rejectPosted(
+      this.rejectPosted(
         slot,
         (id) =>
           new Error(
@@ -394,7 +395,7 @@ class Pool {
       if (slot.worker !== worker) return;
       slot.worker = undefined;
       slot.ready = false;
-      this.#rejectPosted(
+      this.rejectPosted(
         slot,
         (id) =>
           new Error(`Worker ${slot.index} exited with code ${code} while handling update ${id}`),
@@ -404,7 +405,7 @@ class Pool {
         uncaught !== undefined
           ? `crashed with an uncaught error${when}: ${uncaught}`
           : `exited with code ${code}${started ? "" : " before it was ready (does the worker file create a BotWorker?)"}`;
-      this.#died(slot, Date.now() - slot.spawnedAt, reason, !started);
+      this.died(slot, Date.now() - slot.spawnedAt, reason, !started);
     });
   }
 
@@ -414,10 +415,10 @@ class Pool {
    * it: one that always does would otherwise keep them, the runner's stop()
    * and the process waiting for good. Later updates wait for the next try.
    */
-  #died(slot: Slot, uptime: number, reason: string, starting: boolean): void {
-    if (this.#closed) return;
+  private died(slot: Slot, uptime: number, reason: string, starting: boolean): void {
+    if (this.closed) return;
     if (starting) {
-      for (const job of this.#takeQueued(slot))
+      for (const job of this.takeQueued(slot))
         job.reject(
           new Error(
             `Worker ${slot.index} ${reason}, so update ${job.update.update_id} was not handled`,
@@ -433,14 +434,14 @@ class Pool {
         (slot.failures > 1 ? ` (${slot.failures} quick failures in a row)` : ""),
     );
     slot.retry = setTimeout(() => {
-      if (this.#closed) return;
+      if (this.closed) return;
       slot.restarts += 1;
-      this.#spawn(slot);
+      this.spawn(slot);
     }, delay);
-    this.#updateRefs(slot);
+    this.updateRefs(slot);
   }
 
-  #post(slot: Slot, worker: Worker, job: Job): void {
+  private post(slot: Slot, worker: Worker, job: Job): void {
     const id = job.update.update_id;
     try {
       const message: UpdateMessage = isReplayed(job.update)
@@ -457,62 +458,60 @@ class Pool {
     if (jobs === undefined) slot.posted.set(id, [job]);
     else jobs.push(job);
     slot.postedCount += 1;
-    this.#updateRefs(slot);
+    this.updateRefs(slot);
   }
 
-  #settle(slot: Slot, message: ResultMessage): void {
+  private settle(slot: Slot, message: ResultMessage): void {
     const jobs = slot.posted.get(message.id);
     const job = jobs?.shift();
     if (jobs === undefined || job === undefined) return;
     if (jobs.length === 0) slot.posted.delete(message.id);
     slot.postedCount -= 1;
-    this.#updateRefs(slot);
+    this.updateRefs(slot);
     if (message.ok) job.resolve();
     else job.reject(workerError(slot.index, message.id, message.error));
   }
 
   /** Empties the slot's queue, for its updates to be posted or failed. */
-  #takeQueued(slot: Slot): Job[] {
+  private takeQueued(slot: Slot): Job[] {
     clearTimeout(slot.waitTimer);
     slot.waitTimer = undefined;
     return slot.queued.splice(0);
   }
 
   /** Arms the timer that fails the queued updates once the oldest has waited too long. */
-  #armWait(slot: Slot): void {
+  private armWait(slot: Slot): void {
     const oldest = slot.queued[0];
     if (slot.waitTimer !== undefined || oldest === undefined || !Number.isFinite(this.startTimeout))
       return;
     const due = oldest.queuedAt + this.startTimeout - performance.now();
-    slot.waitTimer = setTimeout(
-      () => {
-        slot.waitTimer = undefined;
-        this.#expireWaiting(slot);
-      },
-      Math.min(Math.max(0, due), MAX_TIMER_MS),
-    );
+    // A wait past the timer cap fires early, and expireWaiting() arms the rest.
+    slot.waitTimer = setTimeout(() => {
+      slot.waitTimer = undefined;
+      this.expireWaiting(slot);
+    }, timerDelay(due));
     // The worker (or its restart timer) holds the process while updates wait.
     slot.waitTimer.unref();
   }
 
-  #expireWaiting(slot: Slot): void {
+  private expireWaiting(slot: Slot): void {
     const oldest = slot.queued[0];
     if (oldest === undefined) return;
     // Node may fire a timer a little early by this clock.
     if (performance.now() - oldest.queuedAt < this.startTimeout) {
-      this.#armWait(slot);
+      this.armWait(slot);
       return;
     }
     slot.overdue = true;
-    const jobs = this.#takeQueued(slot);
+    const jobs = this.takeQueued(slot);
     log(
       `worker ${slot.index} is not ready after ${this.startTimeout} ms${slot.lastError === undefined ? "" : ` (the previous one ${slot.lastError})`}: failing ${jobs.length} waiting update(s), and later ones until it is`,
     );
-    for (const job of jobs) job.reject(this.#notReadyError(slot, job.update.update_id));
-    this.#updateRefs(slot);
+    for (const job of jobs) job.reject(this.notReadyError(slot, job.update.update_id));
+    this.updateRefs(slot);
   }
 
-  #notReadyError(slot: Slot, id: number): Error {
+  private notReadyError(slot: Slot, id: number): Error {
     const state = slot.worker === undefined ? "waiting to be restarted" : "still starting";
     const previous = slot.lastError === undefined ? "" : `; the previous one ${slot.lastError}`;
     return new Error(
@@ -520,17 +519,17 @@ class Pool {
     );
   }
 
-  #rejectPosted(slot: Slot, error: (id: number) => Error): void {
+  private rejectPosted(slot: Slot, error: (id: number) => Error): void {
     const posted = [...slot.posted.values()].flat();
     slot.posted.clear();
     slot.postedCount = 0;
-    this.#updateRefs(slot);
+    this.updateRefs(slot);
     for (const job of posted) job.reject(error(job.update.update_id));
   }
 
-  #rejectAll(slot: Slot, error: (id: number) => Error): void {
-    const queued = this.#takeQueued(slot);
-    this.#rejectPosted(slot, error);
+  private rejectAll(slot: Slot, error: (id: number) => Error): void {
+    const queued = this.takeQueued(slot);
+    this.rejectPosted(slot, error);
     for (const job of queued) job.reject(error(job.update.update_id));
   }
 
@@ -539,8 +538,8 @@ class Pool {
    * pending restart with nothing waiting for it) must not stop the process
    * from exiting after the runner has stopped.
    */
-  #updateRefs(slot: Slot): void {
-    const busy = slot.inFlight > 0 && !this.#closed;
+  private updateRefs(slot: Slot): void {
+    const busy = slot.inFlight > 0 && !this.closed;
     if (slot.worker !== undefined) {
       if (busy) slot.worker.ref();
       else slot.worker.unref();
@@ -563,8 +562,6 @@ function closedError(id: number, index?: number): Error {
   const where = index === undefined ? "" : ` by worker ${index}`;
   return new Error(`distribute() was closed before update ${id} was handled${where}`);
 }
-
-function noop(): void {}
 
 /** FNV-1a: cheap, stable across processes, and spreads sequential chat ids evenly. */
 function hash(text: string): number {

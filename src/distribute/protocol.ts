@@ -5,6 +5,7 @@
  * of what it receives and ignores anything that is not part of the protocol.
  */
 import type { Update, UserFromGetMe } from "grammy/types";
+import { isUpdateId } from "../util/update-id.js";
 
 /**
  * Marks `workerData` as ours, so that a `BotWorker` constructed in a thread
@@ -65,7 +66,7 @@ export function isWorkerSeed(value: unknown): value is WorkerSeed {
 }
 
 export function isUpdateMessage(value: unknown): value is UpdateMessage {
-  return isRecord(value) && isRecord(value.update) && typeof value.update.update_id === "number";
+  return isRecord(value) && isRecord(value.update) && isUpdateId(value.update.update_id);
 }
 
 export function isReadyMessage(value: unknown): value is ReadyMessage {
@@ -73,7 +74,7 @@ export function isReadyMessage(value: unknown): value is ReadyMessage {
 }
 
 export function isResultMessage(value: unknown): value is ResultMessage {
-  if (!isRecord(value) || typeof value.id !== "number") return false;
+  if (!isRecord(value) || !isUpdateId(value.id)) return false;
   if (value.ok === true) return true;
   return value.ok === false && isRecord(value.error) && typeof value.error.message === "string";
 }

@@ -1,11 +1,8 @@
 import { describeError, logger } from "../util/log.js";
+import { timerDelay } from "../util/timers.js";
 import { enterScope, HandlerTimeoutError, leaveScope, type UpdateScope } from "./update-scope.js";
 
 const log = logger("queue");
-/** The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
-/** Default of `sink.maxParked`. */
-export const DEFAULT_MAX_PARKED = 5_000;
 
 type TaskState = "running" | "parked" | "resuming" | "timed out" | "done";
 
@@ -88,7 +85,13 @@ class TaskList<Y, R> {
  * ```
  */
 export interface DequeOptions<Y> {
-  /** Most tasks parked by `sequentialize` at once (default 5,000). */
+  /**
+   * Most tasks parked by `sequentialize` at once. While set, the room that
+   * `add()` and `capacity()` report is also bounded by the room left for
+   * parking, since any new element may have to wait for its key. Numbers
+   * below 1 mean 1. Default: no cap, so the room is the free slots, as with
+   * @grammyjs/runner's queue; the sinks pass `sink.maxParked` (default 5,000).
+   */
   maxParked?: number;
   /**
    * Called when a task is completely done (after its error handler, if it
@@ -124,7 +127,7 @@ export interface DequeOptions<Y> {
 export class DecayingDeque<Y, R = unknown> {
   /** Maximum number of tasks running at once. */
   readonly concurrency: number;
-  /** Most tasks parked at once before `capacity()` reports no room. */
+  /** Most tasks parked at once before `capacity()` reports no room (`Infinity`: no cap). */
   readonly maxParked: number;
   /** Tasks holding a slot, in start order, which is also deadline order. */
   private readonly running = new TaskList<Y, R>();
@@ -143,7 +146,8 @@ export class DecayingDeque<Y, R = unknown> {
   /**
    * @param taskTimeout Milliseconds a task may run before it is timed out (`Infinity`: never)
    * @param worker Starts the task for one element
-   * @param concurrency Maximum number of running tasks; `false` means 1, `true` means `Infinity`
+   * @param concurrency Maximum number of running tasks; `false` means 1, `true` means `Infinity`,
+   *   numbers below 1 mean 1
    * @param catchError Receives the error of a failed task and its element
    * @param catchTimeout Receives a timed-out element and a promise that settles when its task does
    * @param options Parking cap and a settle hook, see {@link DequeOptions}
@@ -156,9 +160,10 @@ export class DecayingDeque<Y, R = unknown> {
     private readonly catchTimeout: (t: Y, task: Promise<void>) => void,
     options: DequeOptions<Y> = {},
   ) {
-    this.concurrency = concurrency === false ? 1 : concurrency === true ? Infinity : concurrency;
+    this.concurrency =
+      concurrency === false ? 1 : concurrency === true ? Infinity : atLeastOne(concurrency);
     this.timed = Number.isFinite(taskTimeout);
-    this.maxParked = options.maxParked ?? DEFAULT_MAX_PARKED;
+    this.maxParked = atLeastOne(options.maxParked ?? Infinity);
     this.onSettled = options.onSettled;
   }
 
@@ -248,8 +253,8 @@ export class DecayingDeque<Y, R = unknown> {
   }
 
   /**
-   * Room for new elements: free slots, but no more than could still be parked,
-   * since any new element may have to wait for its key.
+   * Room for new elements: free slots, but no more than could still be parked
+   * (if parking is capped), since any new element may have to wait for its key.
    */
   private free(): number {
     const slots = this.concurrency - this.running.size - this.resuming.length - this.waitingCount();
@@ -357,9 +362,8 @@ export class DecayingDeque<Y, R = unknown> {
       this.timer = undefined;
       return;
     }
-    // Node fires longer delays after 1 ms; expire() then finds nothing due and re-arms.
-    const delay = Math.min(MAX_TIMER_DELAY, Math.max(0, oldest.deadline - Date.now()));
-    this.timer = setTimeout(() => this.expire(), delay);
+    // A deadline past the timer cap fires early; expire() then finds nothing due and re-arms.
+    this.timer = setTimeout(() => this.expire(), timerDelay(oldest.deadline - Date.now()));
   }
 
   private expire(): void {
@@ -382,4 +386,14 @@ export class DecayingDeque<Y, R = unknown> {
     this.armTimer();
     if (freed) this.release();
   }
+}
+
+/**
+ * Numbers below 1 (and NaN) mean 1, as @grammyjs/runner documents for
+ * `concurrency`: with less than one slot, tasks would never start, or
+ * `add()` never resolve.
+ */
+function atLeastOne(n: number): number {
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, 1) is NaN, which would hang the queue
+  return n >= 1 ? n : 1;
 }

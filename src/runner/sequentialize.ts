@@ -1,11 +1,6 @@
+import { type ChainKeys, KeyedChain } from "../util/keyed-chain.js";
 import { checkFunction, show } from "../util/options.js";
 import { parkUpdate, whenTimedOut } from "./update-scope.js";
-
-/** The tail of one key's chain and how many updates still hold the key. */
-interface Chain {
-  tail: Promise<void>;
-  holders: number;
-}
 
 /**
  * Creates middleware that runs updates sharing a key one after another, in the
@@ -41,44 +36,30 @@ export function sequentialize<C>(
   constraint: (ctx: C) => string | string[] | undefined,
 ): (ctx: C, next: () => void | Promise<void>) => Promise<void> {
   checkFunction("constraint", constraint);
-  const chains = new Map<string, Chain>();
+  const chain = new KeyedChain();
 
   return async (ctx, next) => {
     const keys = keysOf(constraint(ctx));
-    if (keys.length === 0) return next();
+    if (keys === undefined) return next();
 
     let release!: () => void;
     const done = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const before: Promise<void>[] = [];
-    for (const key of keys) {
-      const chain = chains.get(key);
-      if (chain === undefined) {
-        chains.set(key, { tail: done, holders: 1 });
-      } else {
-        before.push(chain.tail);
-        chain.tail = done;
-        chain.holders++;
-      }
-    }
+    const before = chain.join(keys, done);
     let held = true;
     const leave = () => {
       if (!held) return;
       held = false;
       release();
-      for (const key of keys) {
-        const chain = chains.get(key) as Chain;
-        if (--chain.holders === 0) chains.delete(key);
-      }
+      chain.leave(keys);
     };
     try {
-      if (before.length > 0) {
+      if (before !== undefined) {
         // Waiting for our turn is not work: under the runner, give the
         // concurrency slot to other chats meanwhile.
         const parked = parkUpdate(ctx);
-        // Tails only ever resolve, so waiting on them cannot throw.
-        await (before.length === 1 ? before[0] : Promise.all(before));
+        await before;
         await parked?.resume();
       }
       // A hung handler may never settle: without this, its key would be
@@ -91,9 +72,10 @@ export function sequentialize<C>(
   };
 }
 
-function keysOf(value: unknown): string[] {
-  if (value === undefined || value === null || value === "") return [];
-  if (isKey(value)) return [String(value)];
+/** The key(s) of a constraint's value; `undefined` for none. */
+function keysOf(value: unknown): ChainKeys | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (isKey(value)) return String(value);
   if (Array.isArray(value)) {
     const keys = new Set<string>();
     for (const key of value) {
@@ -101,7 +83,7 @@ function keysOf(value: unknown): string[] {
       if (!isKey(key)) throw keyError(value);
       keys.add(String(key));
     }
-    return [...keys];
+    return keys.size === 0 ? undefined : [...keys];
   }
   throw keyError(value);
 }

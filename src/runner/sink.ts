@@ -1,3 +1,4 @@
+import { noop } from "../util/noop.js";
 import {
   checkDuration,
   checkFunction,
@@ -5,7 +6,7 @@ import {
   optionalObject,
   rejectUnknownKeys,
 } from "../util/options.js";
-import { DEFAULT_MAX_PARKED, DecayingDeque, type DequeOptions } from "./queue.js";
+import { DecayingDeque, type DequeOptions } from "./queue.js";
 
 /**
  * Something that handles one update, e.g. `{ consume: (u) => bot.handleUpdate(u) }`.
@@ -94,6 +95,8 @@ export interface SinkOptions<Y> {
 const SINK_KEYS = ["concurrency", "maxParked", "timeout"] as const;
 const TIMEOUT_KEYS = ["milliseconds", "handler"] as const;
 const DEFAULT_CONCURRENCY = 500;
+/** A queue made directly has no parking cap; the sinks always have one. */
+const DEFAULT_MAX_PARKED = 5_000;
 
 export interface ValidSinkOptions<Y> {
   concurrency: number;
@@ -128,8 +131,6 @@ export function validateSinkOptions<Y>(options: SinkOptions<Y> | undefined): Val
     timeout.handler === undefined ? noop : checkFunction("sink.timeout.handler", timeout.handler);
   return { concurrency, maxParked, milliseconds, onTimeout };
 }
-
-function noop(): void {}
 
 function checkSinkArguments(consumer: unknown, errorHandler: unknown): void {
   if (typeof consumer !== "object" || consumer === null)

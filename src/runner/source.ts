@@ -1,4 +1,5 @@
 import type { AbortSignal as GrammySignal } from "abort-controller";
+import { noop } from "../util/noop.js";
 import { checkNumber, optionalObject, rejectUnknownKeys } from "../util/options.js";
 import { sleep } from "../util/timers.js";
 
@@ -61,8 +62,6 @@ export interface SourceOptions {
 }
 
 const SOURCE_KEYS = ["speedTrafficBalance", "maxDelayMilliseconds"] as const;
-function noop(): void {}
-
 /**
  * `process.nextTick` as at import, so that fake timers installed later do not
  * hold it. Under fakes installed before (those of @sinonjs/fake-timers, which
@@ -97,17 +96,7 @@ export function createSource<Y>(
 ): UpdateSource<Y> {
   if (typeof supplier !== "object" || supplier === null || typeof supplier.supply !== "function")
     throw new TypeError("The update supplier must be an object with a `supply` function.");
-  const opts = optionalObject("source", options);
-  rejectUnknownKeys("source", opts, SOURCE_KEYS);
-  const balance = checkNumber("source.speedTrafficBalance", opts.speedTrafficBalance ?? 0, {
-    min: 0,
-    max: 1,
-  });
-  const maxDelay = checkNumber("source.maxDelayMilliseconds", opts.maxDelayMilliseconds ?? 500, {
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-  });
-  const pause = balance === 0 || maxDelay === 0 ? undefined : pacer(balance, maxDelay);
+  const pause = pauseFor(options);
 
   let pace = Infinity;
   let controller: AbortController | undefined;
@@ -179,6 +168,26 @@ export function createSource<Y>(
       controller?.abort();
     },
   };
+}
+
+/**
+ * Validates the options at creation; returns how long to pause after each
+ * batch, or `undefined` to fetch again at once.
+ */
+function pauseFor(
+  options: SourceOptions | undefined,
+): ((count: number, ms: number) => number) | undefined {
+  const opts = optionalObject("source", options);
+  rejectUnknownKeys("source", opts, SOURCE_KEYS);
+  const balance = checkNumber("source.speedTrafficBalance", opts.speedTrafficBalance ?? 0, {
+    min: 0,
+    max: 1,
+  });
+  const maxDelay = checkNumber("source.maxDelayMilliseconds", opts.maxDelayMilliseconds ?? 500, {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  return balance === 0 || maxDelay === 0 ? undefined : pacer(balance, maxDelay);
 }
 
 /**

@@ -1,9 +1,15 @@
 /**
- * What the sink knows about an update while its handler runs: its slot and its
- * abort signal. Found through the update object itself (grammY's `ctx.update`
- * is the object the sink passed to `bot.handleUpdate`), which costs one
- * WeakMap entry per update; AsyncLocalStorage would make every promise of
- * every handler slower on Node 20.
+ * The per-update scope: what the sink knows about an update while its
+ * handler runs (its concurrency slot, its abort signal, its timeout), which
+ * `updateSignal()` and `sequentialize`'s parking reach from the handler's
+ * context. This module keeps the scopes and hands them out.
+ */
+
+/**
+ * The per-update scope of one update. Found through the update object itself
+ * (grammY's `ctx.update` is the object the sink passed to `bot.handleUpdate`),
+ * which costs one WeakMap entry per update; AsyncLocalStorage would make every
+ * promise of every handler slower on Node 20.
  */
 export interface UpdateScope {
   /** Created lazily: most handlers never ask for it. */

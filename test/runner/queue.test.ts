@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DEFAULT_MAX_PARKED, DecayingDeque } from "../../src/runner/queue.js";
+import { DecayingDeque } from "../../src/runner/queue.js";
 import { sequentialize } from "../../src/runner/sequentialize.js";
 import { HandlerTimeoutError, updateSignal } from "../../src/runner/update-scope.js";
 import { flush, type Gate, gate, gatedTasks } from "../helpers/async.js";
@@ -144,18 +144,68 @@ describe("DecayingDeque concurrency", () => {
     const w = gatedTasks();
     const unbounded = new DecayingDeque<number>(Infinity, w.run, true, vi.fn(), vi.fn());
     const elems = Array.from({ length: 1000 }, (_, i) => i);
-    // Unbounded slots: the room reported is what could still be parked.
-    await expect(unbounded.add(elems)).resolves.toBe(DEFAULT_MAX_PARKED);
+    await expect(unbounded.add(elems)).resolves.toBe(Infinity);
     expect(w.started).toHaveLength(1000);
-    const noParkCap = new DecayingDeque<number>(Infinity, w.run, true, vi.fn(), vi.fn(), {
-      maxParked: Infinity,
-    });
-    await expect(noParkCap.add([1])).resolves.toBe(Infinity);
 
     const v = gatedTasks();
     const single = new DecayingDeque<number>(Infinity, v.run, false, vi.fn(), vi.fn());
     void single.add([0, 1]);
     expect(v.started).toEqual([0]);
+  });
+
+  it.each([
+    ["0", 0],
+    ["a negative number", -3],
+    ["0.5", 0.5],
+    ["NaN", Number.NaN],
+  ])(
+    "treats a concurrency of %s as 1: tasks run one at a time and add() resolves",
+    async (_, n) => {
+      const w = gatedTasks();
+      const queue = new DecayingDeque<number>(Infinity, w.run, n, vi.fn(), vi.fn());
+      expect(queue.concurrency).toBe(1);
+      let room: number | undefined;
+      void queue.add([0, 1]).then((free) => {
+        room = free;
+      });
+      await flush();
+      expect(w.started).toEqual([0]);
+      w.open(0);
+      await flush();
+      expect(w.started).toEqual([0, 1]);
+      expect(room).toBeUndefined();
+      w.open(1);
+      await flush();
+      expect(room).toBe(1);
+      await expect(queue.capacity()).resolves.toBe(1);
+      expect(w.maxRunning()).toBe(1);
+    },
+  );
+
+  it("reports the free slots, however many, when parking is not capped", async () => {
+    const w = gatedTasks();
+    const large = new DecayingDeque<number>(Infinity, w.run, 10_000, vi.fn(), vi.fn());
+    await expect(large.add([0, 1, 2])).resolves.toBe(9_997);
+    await expect(large.capacity()).resolves.toBe(9_997);
+    await expect(large.capacity(9_000)).resolves.toBe(9_997);
+    const unbounded = new DecayingDeque<number>(Infinity, w.run, Infinity, vi.fn(), vi.fn());
+    await expect(unbounded.add([3])).resolves.toBe(Infinity);
+    await expect(unbounded.capacity()).resolves.toBe(Infinity);
+    expect(unbounded.maxParked).toBe(Infinity);
+  });
+
+  it("bounds the room by what could still be parked when maxParked is given", async () => {
+    const w = gatedTasks();
+    const capped = new DecayingDeque<number>(Infinity, w.run, true, vi.fn(), vi.fn(), {
+      maxParked: 50,
+    });
+    await expect(capped.add([0, 1, 2])).resolves.toBe(50);
+    const tiny = new DecayingDeque<number>(Infinity, w.run, 10, vi.fn(), vi.fn(), {
+      maxParked: 0,
+    });
+    // Below 1 means 1, or there would never be room.
+    expect(tiny.maxParked).toBe(1);
+    await expect(tiny.add([3])).resolves.toBe(1);
   });
 
   it("counts running and waiting tasks in length and pendingTasks()", async () => {
