@@ -23,13 +23,8 @@ export {
 export type { BotAdapter } from "./fetch/bot-adapter.js";
 export { createUpdateFetcher } from "./fetch/fetcher.js";
 export type { FetchOptions, RunnerOptions } from "./fetch/options.js";
-export {
-  type FileJournalOptions,
-  fileJournal,
-  isReplayed,
-  type JournalRecovery,
-  type UpdateJournal,
-} from "./journal/file-journal.js";
+export { type FileJournalOptions, fileJournal } from "./journal/file-journal.js";
+export { isReplayed, type JournalRecovery, type UpdateJournal } from "./journal/journal.js";
 export { DecayingDeque, type DequeOptions } from "./runner/queue.js";
 export {
   createRunner,

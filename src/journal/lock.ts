@@ -4,6 +4,7 @@ import { type FileHandle, link, open, realpath, rename, unlink, utimes } from "n
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { describeError, logger } from "../util/log.js";
+import { noop } from "../util/noop.js";
 import { errorCode, fsError, removeFile } from "./files.js";
 
 const log = logger("journal");
@@ -14,37 +15,98 @@ const HELD_KEY = Symbol.for("grammy-runner.journal-locks");
 const held: Set<string> = registry[HELD_KEY] ?? new Set();
 registry[HELD_KEY] = held;
 
-/** How often an owner touches its lock (its modification time), to show that it lives. */
-const TOUCH_MS = 10_000;
+/** The lock's timing, in milliseconds. */
+export interface LockTiming {
+  /** How often an owner touches its lock (its modification time), to show that it lives. */
+  readonly touchMs: number;
+  /**
+   * An owner that has not managed to touch its lock for this long (it was
+   * paused, or its event loop blocked) checks that it still holds it before
+   * writing, since others may have watched it go quiet and taken it over.
+   */
+  readonly recheckMs: number;
+  /**
+   * How long a lock whose owner cannot be proven dead is watched for a touch
+   * before it is taken over, measured on the watcher's own clock, since
+   * another host's clock may be off.
+   */
+  readonly watchMs: number;
+  /** The longest pause between two looks at a watched lock. */
+  readonly watchPollMs: number;
+  /** A live pid's lock touched within this long (on this host's clock) is in use, no watching needed. */
+  readonly freshMs: number;
+  /**
+   * How long a new lock is watched for a takeover working from an older
+   * look, which may move it away and put it back; see `stayedPut()`.
+   */
+  readonly stayPutMs: number;
+  /** As {@link stayPutMs}, while the new lock is missing: time for it to be put back. */
+  readonly stayPutMissingMs: number;
+}
+
+/** The timing every lock uses; only tests shorten the watch. */
+export const LOCK_TIMING: LockTiming = {
+  touchMs: 10_000,
+  recheckMs: 12_000,
+  watchMs: 15_000,
+  watchPollMs: 1_000,
+  freshMs: 30_000,
+  stayPutMs: 100,
+  stayPutMissingMs: 500,
+};
+
 /**
- * How long a lock whose owner cannot be proven dead is watched for a touch
- * before it is taken over: longer than {@link TOUCH_MS}, measured on this
- * process's own clock, since another host's clock may be off.
+ * Throws unless `timing` keeps the order the lock's safety rests on. Run
+ * on {@link LOCK_TIMING} at import, so that an edit that breaks the order
+ * fails every test that loads the lock.
  */
-const WATCH_MS = 15_000;
-/** A live pid's lock touched within this long (on this host's clock) is in use, no watching needed. */
-const FRESH_MS = 30_000;
-/**
- * An owner that has not managed to touch its lock for this long (it was
- * paused, or its event loop blocked) checks that it still holds it before
- * writing, since others may have watched it go quiet and taken it over.
- */
-const RECHECK_MS = 12_000;
-/** How long a new lock is watched for a takeover working from an older look; see `settled()`. */
-const SETTLE_MS = 100;
+export function checkLockTiming(t: LockTiming): void {
+  const rules: [holds: boolean, rule: string][] = [
+    [
+      t.touchMs < t.recheckMs,
+      "touchMs < recheckMs: an owner whose touches come on time never needs the recheck",
+    ],
+    [
+      t.recheckMs < t.watchMs,
+      "recheckMs < watchMs: an owner quiet for long enough to be taken over has checked its lock before it writes",
+    ],
+    [
+      t.stayPutMissingMs + t.touchMs + t.watchPollMs < t.watchMs,
+      "stayPutMissingMs + touchMs + watchPollMs < watchMs: a watch sees an owner's touch, the first one (a touch interval after its new lock stayed put) too",
+    ],
+    [
+      t.touchMs < t.freshMs,
+      "touchMs < freshMs: the lock of a live owner looks fresh, so a second process fails at once rather than watch",
+    ],
+    [
+      0 < t.stayPutMs && t.stayPutMs <= t.stayPutMissingMs,
+      "0 < stayPutMs <= stayPutMissingMs: a missing lock is waited for at least as long as a present one",
+    ],
+  ];
+  const broken = rules.find(([holds]) => !holds);
+  if (broken !== undefined)
+    throw new Error(`The journal lock's timing is out of order: ${broken[1]}.`);
+}
+
+checkLockTiming(LOCK_TIMING);
+
+/** How many looks a new lock gets within {@link LockTiming.stayPutMs}. */
+const STAY_PUT_POLLS = 5;
+
+let memoizedPidSpace: string | undefined;
 
 /**
  * Where this process's pid numbers mean something: its pid namespace (pids
  * of another container mean nothing here) and the boot (after a reboot, an
  * old pid belongs to some other process). Empty parts where the system has
- * no such file (not Linux).
+ * no such file (not Linux). Read on first use, not at import.
  */
-export const PID_SPACE = [
-  readLink("/proc/self/ns/pid"),
-  readText("/proc/sys/kernel/random/boot_id"),
-]
-  .join(" ")
-  .trim();
+export function pidSpace(): string {
+  memoizedPidSpace ??= [readLink("/proc/self/ns/pid"), readText("/proc/sys/kernel/random/boot_id")]
+    .join(" ")
+    .trim();
+  return memoizedPidSpace;
+}
 
 function readLink(path: string): string {
   try {
@@ -71,7 +133,7 @@ interface Owner {
   pid: number;
   /** `os.hostname()`; empty in a lock that does not say. */
   host: string;
-  /** {@link PID_SPACE} of the owner. */
+  /** {@link pidSpace} of the owner. */
   space: string;
   /** Random, one per acquire: tells this lock from any other with the same pid and host. */
   token: string;
@@ -138,7 +200,7 @@ export class JournalLock {
     private readonly dir: string,
     readonly path: string,
     private readonly onLost: (error: Error) => void,
-    private readonly watchMs = WATCH_MS,
+    private readonly watchMs = LOCK_TIMING.watchMs,
   ) {}
 
   /** Takes the lock, or rejects with an error naming the process that holds it. */
@@ -158,7 +220,7 @@ export class JournalLock {
       throw error;
     }
     this.lost = undefined;
-    this.timer = setInterval(() => void this.touch(this.token), TOUCH_MS);
+    this.timer = setInterval(() => void this.touch(this.token), LOCK_TIMING.touchMs);
     this.timer.unref();
   }
 
@@ -175,7 +237,7 @@ export class JournalLock {
     // back): check it now.
     const named = statSync(this.path, { throwIfNoEntry: false });
     const replaced = named?.ino !== this.file.ino || named?.dev !== this.file.dev;
-    if (!replaced && this.sinceTouch() < RECHECK_MS) return;
+    if (!replaced && this.sinceTouch() < LOCK_TIMING.recheckMs) return;
     const started = now();
     // Past the lease: a writer that cannot tell whether it still owns the
     // journal stops, rather than write on beside another owner.
@@ -263,7 +325,7 @@ export class JournalLock {
         continue;
       }
       try {
-        await file.writeFile(`${process.pid}\n${this.host}\n${PID_SPACE}\n${token}\n`);
+        await file.writeFile(`${process.pid}\n${this.host}\n${pidSpace()}\n${token}\n`);
         const { ino, dev } = await file.stat();
         this.file = { ino, dev };
       } catch (error) {
@@ -272,7 +334,7 @@ export class JournalLock {
         await removeFile(this.path, log);
         throw fsError(`Cannot write the journal lock ${this.path}`, error);
       }
-      if (!(await this.settled())) {
+      if (!(await this.stayedPut())) {
         // Moved away by a taker working from an older look, and replaced meanwhile.
         await file.close().catch(noop);
         continue;
@@ -294,15 +356,16 @@ export class JournalLock {
    * its own, only one of the two may keep it, and the one whose file is gone
    * starts over.
    */
-  private async settled(): Promise<boolean> {
-    const polls = 5;
+  private async stayedPut(): Promise<boolean> {
+    const step = LOCK_TIMING.stayPutMs / STAY_PUT_POLLS;
     for (let poll = 1; ; poll++) {
-      await new Promise((wake) => setTimeout(wake, SETTLE_MS / polls));
+      await new Promise((wake) => setTimeout(wake, step));
       const named = statSync(this.path, { throwIfNoEntry: false });
       if (named !== undefined && (named.ino !== this.file.ino || named.dev !== this.file.dev))
         return false;
       // Missing: wait a little longer for it to be put back.
-      if (poll >= (named === undefined ? 5 * polls : polls)) return named !== undefined;
+      const limit = named === undefined ? LOCK_TIMING.stayPutMissingMs : LOCK_TIMING.stayPutMs;
+      if (poll * step >= limit) return named !== undefined;
     }
   }
 
@@ -371,7 +434,7 @@ export class JournalLock {
       // the same pid (pid 1 in a restarted container) that crashed, if the
       // lock is older than this process; else another worker thread of ours.
       if (owner.pid === process.pid && owner.modified < PROCESS_STARTED) return { stale: owner };
-      if (Date.now() - owner.modified <= FRESH_MS) return owner;
+      if (Date.now() - owner.modified <= LOCK_TIMING.freshMs) return owner;
     }
     // Another host or container (its pid means nothing here), a live pid that
     // stopped touching its lock, or a lock being written right now: an owner
@@ -379,7 +442,9 @@ export class JournalLock {
     log(`watching the lock ${this.path} for ${this.watchMs} ms: is its owner alive?`);
     const until = performance.now() + this.watchMs;
     while (performance.now() < until) {
-      await new Promise((wake) => setTimeout(wake, Math.min(1_000, this.watchMs / 5)));
+      await new Promise((wake) =>
+        setTimeout(wake, Math.min(LOCK_TIMING.watchPollMs, this.watchMs / 5)),
+      );
       const now = await this.read();
       if (now === "gone") return "gone";
       if (!sameLock(now, owner)) return now;
@@ -389,7 +454,7 @@ export class JournalLock {
 
   /** Whether this process can tell from the pid whether the owner lives: same host, same pid space. */
   private checksPid(owner: Owner): boolean {
-    return owner.host === this.host && owner.space === PID_SPACE;
+    return owner.host === this.host && owner.space === pidSpace();
   }
 
   /** What the lock file says, `"gone"` if there is none. */
@@ -466,8 +531,6 @@ async function readOwner(path: string): Promise<Owner | "gone"> {
 function now(): { monotonic: number; wall: number } {
   return { monotonic: performance.now(), wall: Date.now() };
 }
-
-function noop(): void {}
 
 function parseOwner(text: string, modified: number): Owner {
   const [pidLine = "", host = "", space = "", token = ""] = text.split("\n");

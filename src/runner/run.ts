@@ -1,10 +1,11 @@
-import type { AbortSignal as GrammySignal } from "abort-controller";
 import { type BotAdapter, checkBot } from "../fetch/bot-adapter.js";
-import { createFetcher, type Fetcher } from "../fetch/fetcher.js";
+import { createFetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
-import { checkJournal, markReplayed, type UpdateJournal } from "../journal/file-journal.js";
+import { checkJournal, type UpdateJournal } from "../journal/journal.js";
+import { Journaling } from "../journal/journaled.js";
 import { describeError, logger, redact } from "../util/log.js";
-import { checkFunction, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { noop } from "../util/noop.js";
+import { checkFunction, optionalObject, rejectUnknownKeys } from "../util/options.js";
 import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
 import { createSource, type SourceOptions, type UpdateSource } from "./source.js";
 import { type RunnerStats, SinkMetrics } from "./stats.js";
@@ -196,8 +197,6 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
   };
 }
 
-function noop(): void {}
-
 const RUN_KEYS = ["source", "runner", "sink", "journal"] as const;
 
 /**
@@ -236,8 +235,16 @@ export function run<Y extends { update_id: number }, R>(
   const journal = opts.journal === undefined ? undefined : checkJournal<Y>(opts.journal);
   const fetcher = createFetcher(bot, opts.runner);
   const metrics = new SinkMetrics();
-  const journaling = journal === undefined ? undefined : journaled(fetcher, journal, metrics);
-  const source = createSource({ supply: journaling?.supply ?? fetcher.fetch }, opts.source);
+  const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
+  const source = createSource(
+    {
+      supply:
+        journaling === undefined
+          ? fetcher.fetch
+          : (batchSize, signal) => journaling.supply(batchSize, signal),
+    },
+    opts.source,
+  );
   const sinkOptions = validateSinkOptions(opts.sink);
   const onTimeout = sinkOptions.onTimeout;
 
@@ -254,23 +261,23 @@ export function run<Y extends { update_id: number }, R>(
     },
     {
       ...sinkOptions,
-      // Runs after the error handler, so a failed update is settled once it is dealt with.
+      // Runs after the error handler, so a failed update is marked done once it is dealt with.
       onSettled: (update, milliseconds) => {
         metrics.record(milliseconds);
-        journaling?.settle(update);
+        journaling?.markDone(update);
       },
       onTimeout: (update, task) => {
         metrics.timedOut++;
         log(`update ${update.update_id} timed out`);
         // The runner has given up on it: a crash from here on must not replay it.
-        journaling?.settle(update);
+        journaling?.markDone(update);
         onTimeout(update, task);
       },
     },
   );
   const handle = runnerOf(source, sink, {
     silent: fetcher.silent,
-    afterDrain: journaling?.afterDrain ?? fetcher.confirm,
+    afterDrain: journaling === undefined ? fetcher.confirm : () => journaling.afterDrain(),
     // Also after a failure: free the transport's connection and the journal's lock.
     onEnd: async () => {
       fetcher.close();
@@ -282,131 +289,6 @@ export function run<Y extends { update_id: number }, R>(
     ...handle,
     stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
   };
-}
-
-interface Journaling<Y> {
-  /** The source's supply: replayed updates first, then fetched ones, each batch journaled. */
-  supply: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
-  settle: (update: Y) => void;
-  /** Everything journaled and flushed, then the final confirmation to Telegram. */
-  afterDrain: () => Promise<void>;
-  /** Closes the journal (releasing its lock) if this run opened it. */
-  close: () => Promise<void>;
-}
-
-/**
- * Puts a journal between the fetcher and the sink. A fetched batch goes to
- * the sink without waiting for the disk (though a fast journal may do its
- * fsync on the event loop first), but the next getUpdates, whose offset
- * tells Telegram the batch arrived, waits until the batch is durable: there
- * is no moment at which an update is known to nobody but this process's
- * memory.
- */
-function journaled<Y extends { update_id: number }>(
-  fetcher: Fetcher<Y>,
-  journal: UpdateJournal<Y>,
-  metrics: SinkMetrics,
-): Journaling<Y> {
-  let opened = false;
-  let replay: Y[] = [];
-  /** The append of the last fetched batch; the next getUpdates confirms that batch. */
-  let appended: Promise<void> | undefined;
-  /**
-   * A `check()` that failed. The stop must fail on it too: a fetch that fails
-   * after the stop has begun ends the source quietly.
-   */
-  let checkFailure: { error: unknown } | undefined;
-
-  function settleId(id: number): void {
-    try {
-      journal.settle(id);
-    } catch (error) {
-      // A lost settle record only means a duplicate after a crash.
-      log(`journal.settle(${id}) threw: ${describeError(error)}`);
-    }
-  }
-
-  async function supply(batchSize: number, signal: GrammySignal): Promise<Y[]> {
-    if (!opened) {
-      // Before bot.init(): a second process on the same journal fails at once.
-      const recovery = await journal.open();
-      opened = true;
-      await fetcher.init(signal);
-      if (recovery.offset !== undefined) fetcher.startAt(recovery.offset);
-      replay = recovery.pending;
-      for (const update of replay) markReplayed(update);
-      if (replay.length > 0) log(`replaying ${replay.length} updates from the journal`);
-    }
-    if (replay.length > 0) {
-      // Same sink, same cap: no more than there are free slots.
-      const count = Math.max(1, Math.min(replay.length, Math.floor(batchSize) || 1));
-      const batch = replay.splice(0, count);
-      metrics.replayed += batch.length;
-      return batch;
-    }
-    if (appended !== undefined) {
-      await appended;
-      appended = undefined;
-    }
-    try {
-      const checking = journal.check?.();
-      if (checking !== undefined) await checking;
-    } catch (error) {
-      checkFailure ??= { error };
-      throw error;
-    }
-    const updates = await fetcher.fetch(batchSize, signal);
-    if (updates.length > 0) {
-      // A throw, or no promise (an append that forgot to return one), counts
-      // as a rejection: the batch still goes to the handlers, and the next
-      // fetch or the stop fails on it, so nothing past it is confirmed.
-      try {
-        const pending: unknown = journal.append(updates, fetcher.nextOffset());
-        appended = isThenable(pending)
-          ? Promise.resolve(pending as PromiseLike<void>)
-          : Promise.reject(
-              new TypeError(
-                `journal.append() must return a promise that resolves once the batch is stored, but returned ${show(pending)}.`,
-              ),
-            );
-      } catch (error) {
-        appended = Promise.reject(error);
-      }
-      // Awaited by the next fetch or by the stop; never an unhandled rejection.
-      appended.catch(noop);
-    }
-    return updates;
-  }
-
-  return {
-    supply,
-    settle: (update) => settleId(update.update_id),
-    async afterDrain() {
-      if (opened) {
-        if (checkFailure !== undefined) throw checkFailure.error;
-        await appended;
-        appended = undefined;
-        await journal.flush();
-      }
-      await fetcher.confirm();
-    },
-    async close() {
-      if (!opened) return;
-      opened = false;
-      replay = [];
-      appended = undefined;
-      checkFailure = undefined;
-      await journal.close();
-    },
-  };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === "object" || typeof value === "function") &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === "function"
-  );
 }
 
 function printHandlerFailure(error: unknown): void {

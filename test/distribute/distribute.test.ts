@@ -12,7 +12,7 @@ import {
   type DistributeOptions,
   distribute,
 } from "../../src/distribute/distribute.js";
-import { markReplayed } from "../../src/journal/file-journal.js";
+import { markReplayed } from "../../src/journal/journal.js";
 
 /** Fixtures are bundled by test/global-setup.ts, because worker threads cannot load TypeScript. */
 function fixture(name: string): string {

@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { expect } from "vitest";
-import { PID_SPACE as pidSpace } from "../../src/journal/lock.js";
+import { pidSpace } from "../../src/journal/lock.js";
 
 /** The text of a journal lock held by `pid`, by default of this host and pid space. */
 export function lockText(
   pid: number,
-  { host = hostname(), space = pidSpace, token = "token-a" } = {},
+  { host = hostname(), space = pidSpace(), token = "token-a" } = {},
 ): string {
   return `${pid}\n${host}\n${space}\n${token}\n`;
 }
@@ -17,7 +17,7 @@ export function expectOwnLock(path: string): void {
   expect({ pid, host, space, end }).toEqual({
     pid: String(process.pid),
     host: hostname(),
-    space: pidSpace,
+    space: pidSpace(),
     end: "",
   });
   expect(token).toMatch(/^[0-9a-f-]{36}$/);

@@ -1,48 +1,48 @@
-/** The updates of one append, as far as they are not settled yet. */
+/** The updates of one append, as far as they are not done yet. */
 interface Batch {
   /** The update ids, in append order. */
   ids: number[];
-  /** 1 where the update is settled. */
-  settled: Uint8Array;
-  /** How many of them are not settled yet. */
+  /** 1 where the update is done. */
+  done: Uint8Array;
+  /** How many of them are not done yet. */
   live: number;
   /**
    * The batch as the JSON array written to the log, or `undefined` once it
    * was split into {@link json}.
    */
   text: string | undefined;
-  /** Each update's JSON (`""` once settled); made from `text` only when needed. */
+  /** Each update's JSON (`""` once done); made from `text` only when needed. */
   json: string[] | undefined;
-  /** JSON length of its unsettled updates (pro rata while it is one text). */
+  /** JSON length of its pending updates (pro rata while it is one text). */
   bytes: number;
 }
 
 /**
- * The unsettled updates of a journal, in append order, with the JSON they
- * were written as (compaction writes it again).
+ * The pending updates of a journal (appended, not done yet), in append
+ * order, with the JSON they were written as (compaction writes it again).
  *
- * Kept per batch rather than per update: append and settle allocate nothing
- * per update that outlives the batch, and nothing here holds the update
+ * Kept per batch rather than per update: appending and marking done allocate
+ * nothing per update that outlives the batch, and nothing here holds the update
  * objects (a Map with an entry per update kept every in-flight update
  * reachable from old space, so that every garbage collection traced them).
  * A batch whose ids follow the ones held, as Telegram's do, is kept as the
  * single JSON text of the whole batch: one `JSON.stringify` of the array
- * costs less than one per update, and only compaction of a partly settled
+ * costs less than one per update, and only compaction of a partly done
  * batch needs the updates one by one. Finding an id is then a binary search
  * over the few oldest batches.
  *
  * Other ids (duplicates, a sequence that starts over) get the semantics of a
- * Map: an id already unsettled keeps its place and takes the newest JSON, and
+ * Map: an id already pending keeps its place and takes the newest JSON, and
  * finding one is a linear search.
  */
-export class Unsettled {
-  /** Batches with an unsettled update, oldest first. */
+export class PendingUpdates {
+  /** Batches with a pending update, oldest first. */
   private batches: Batch[] = [];
-  /** Whether ids strictly ascend through `batches`, settled ones included. */
+  /** Whether ids strictly ascend through `batches`, done ones included. */
   private ascending = true;
   /** The batch index of the last id {@link find} found. */
   private found = 0;
-  /** Unsettled updates. */
+  /** Pending updates. */
   count = 0;
   /** Length of their JSON, to tell how much of the log is still live. */
   bytes = 0;
@@ -58,7 +58,7 @@ export class Unsettled {
     this.push(ids, text, undefined, text.length);
   }
 
-  /** Whether `ids` ascend after every id held, so that none of them is unsettled already. */
+  /** Whether `ids` ascend after every id held, so that none of them is pending already. */
   follows(ids: readonly number[]): boolean {
     if (!this.ascending) return false;
     const last = this.batches[this.batches.length - 1];
@@ -109,13 +109,13 @@ export class Unsettled {
     if (newIds.length > 0) this.push(newIds, undefined, newJson, bytes);
   }
 
-  /** Settles an unsettled id; `false` if it is not one. */
+  /** Marks a pending id done; `false` if it is not one. */
   delete(id: number): boolean {
     const position = this.find(id);
     if (position === -1) return false;
     const index = this.found;
     const batch = this.batches[index];
-    batch.settled[position] = 1;
+    batch.done[position] = 1;
     let share: number;
     if (batch.json === undefined) {
       share = (batch.text as string).length / batch.ids.length;
@@ -139,7 +139,7 @@ export class Unsettled {
     return true;
   }
 
-  /** Ids and the JSON array text of the unsettled updates, in order. */
+  /** Ids and the JSON array text of the pending updates, in order. */
   collect(): { ids: number[]; text: string } {
     const ids: number[] = [];
     const parts: string[] = [];
@@ -151,7 +151,7 @@ export class Unsettled {
       }
       const json = this.split(batch);
       for (let i = 0; i < batch.ids.length; i++) {
-        if (batch.settled[i] === 1) continue;
+        if (batch.done[i] === 1) continue;
         ids.push(batch.ids[i]);
         parts.push(json[i]);
       }
@@ -161,7 +161,7 @@ export class Unsettled {
 
   private push(ids: number[], text: string | undefined, json: string[] | undefined, bytes: number) {
     const live = ids.length;
-    this.batches.push({ ids, settled: new Uint8Array(live), live, text, json, bytes });
+    this.batches.push({ ids, done: new Uint8Array(live), live, text, json, bytes });
     this.count += live;
     this.bytes += bytes;
   }
@@ -170,7 +170,7 @@ export class Unsettled {
   private split(batch: Batch): string[] {
     if (batch.json !== undefined) return batch.json;
     const values = JSON.parse(batch.text as string) as unknown[];
-    const json = values.map((value, i) => (batch.settled[i] === 1 ? "" : JSON.stringify(value)));
+    const json = values.map((value, i) => (batch.done[i] === 1 ? "" : JSON.stringify(value)));
     let bytes = 0;
     for (const text of json) bytes += text.length;
     this.bytes += bytes - batch.bytes;
@@ -180,14 +180,14 @@ export class Unsettled {
     return json;
   }
 
-  /** The position of an unsettled id in the batch `found`, or -1. */
+  /** The position of a pending id in the batch `found`, or -1. */
   private find(id: number): number {
     const batches = this.batches;
     if (!this.ascending) {
       for (let index = 0; index < batches.length; index++) {
-        const { ids, settled } = batches[index];
+        const { ids, done } = batches[index];
         for (let position = 0; position < ids.length; position++) {
-          if (ids[position] !== id || settled[position] === 1) continue;
+          if (ids[position] !== id || done[position] === 1) continue;
           this.found = index;
           return position;
         }
@@ -204,7 +204,7 @@ export class Unsettled {
       else high = middle;
     }
     if (low === batches.length) return -1;
-    const { ids, settled } = batches[low];
+    const { ids, done } = batches[low];
     let first = 0;
     let last = ids.length - 1;
     while (first <= last) {
@@ -214,7 +214,7 @@ export class Unsettled {
       else if (value > id) last = middle - 1;
       else {
         this.found = low;
-        return settled[middle] === 1 ? -1 : middle;
+        return done[middle] === 1 ? -1 : middle;
       }
     }
     return -1;

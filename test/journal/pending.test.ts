@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { Unsettled } from "../../src/journal/unsettled.js";
+import { PendingUpdates } from "../../src/journal/pending.js";
 
 const u = (id: number, text = "a") => ({ update_id: id, text });
 const idsOf = (updates: { update_id: number }[]) => updates.map((update) => update.update_id);
 
 /** Adds a batch the way the journal does: as one text when its ids follow. */
-function append(store: Unsettled, updates: { update_id: number }[]): "text" | "json" {
+function append(store: PendingUpdates, updates: { update_id: number }[]): "text" | "json" {
   const ids = idsOf(updates);
   if (store.follows(ids)) {
     store.addText(ids, JSON.stringify(updates));
@@ -18,9 +18,9 @@ function append(store: Unsettled, updates: { update_id: number }[]): "text" | "j
   return "json";
 }
 
-describe("Unsettled", () => {
+describe("PendingUpdates", () => {
   it("keeps ascending batches as text and collects them unchanged", () => {
-    const store = new Unsettled();
+    const store = new PendingUpdates();
     expect(append(store, [u(1), u(2), u(3)])).toBe("text");
     expect(append(store, [u(4), u(5)])).toBe("text");
     expect(store.count).toBe(5);
@@ -33,8 +33,8 @@ describe("Unsettled", () => {
     });
   });
 
-  it("picks the unsettled updates out of a partly settled batch", () => {
-    const store = new Unsettled();
+  it("picks the pending updates out of a partly done batch", () => {
+    const store = new PendingUpdates();
     append(store, [u(1), u(2), u(3)]);
     append(store, [u(4), u(5)]);
     expect(store.delete(2)).toBe(true);
@@ -48,8 +48,8 @@ describe("Unsettled", () => {
     expect(store.bytes).toBe(JSON.stringify(u(1)).length * 2 + JSON.stringify([u(4), u(5)]).length);
   });
 
-  it("counts bytes down to zero as everything settles", () => {
-    const store = new Unsettled();
+  it("counts bytes down to zero as everything is done", () => {
+    const store = new PendingUpdates();
     append(store, [u(1), u(2), u(3)]);
     append(store, [u(7), u(8, "a longer text")]);
     for (const id of [8, 1, 3, 7, 2]) expect(store.delete(id)).toBe(true);
@@ -61,7 +61,7 @@ describe("Unsettled", () => {
   });
 
   it("treats ids that do not follow like Map.set: the old place, the newest JSON", () => {
-    const store = new Unsettled();
+    const store = new PendingUpdates();
     append(store, [u(1), u(2), u(3)]);
     store.delete(1);
     expect(append(store, [u(2, "b"), u(1, "b"), u(9), u(9, "c")])).toBe("json");
@@ -75,7 +75,7 @@ describe("Unsettled", () => {
   });
 
   it("starts over from one batch on reset", () => {
-    const store = new Unsettled();
+    const store = new PendingUpdates();
     append(store, [u(5), u(6)]);
     store.reset([3, 1], JSON.stringify([u(3), u(1)]));
     expect(store.count).toBe(2);
