@@ -3,7 +3,7 @@
  * and the {@link FakeBotApi} it returns. The server behind it is server.ts.
  */
 import type { Update, UserFromGetMe } from "grammy/types";
-import { checkNumber, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { checkNumber, optionalObject, show } from "../util/options.js";
 import { botInfoFor } from "./builders.js";
 import type { Fault } from "./faults.js";
 import { FakeBotApiServer } from "./server.js";
@@ -254,8 +254,7 @@ export interface FakeBotApi {
  * ```
  */
 export async function createFakeBotApi(options?: FakeBotApiOptions): Promise<FakeBotApi> {
-  const opts = optionalObject("options", options);
-  rejectUnknownKeys("options", opts, ["token", "botInfo", "maxUpdates"]);
+  const opts = optionalObject("options", options, ["token", "botInfo", "maxUpdates"]);
   const token = opts.token ?? DEFAULT_TOKEN;
   if (typeof token !== "string" || !TOKEN_SHAPE.test(token)) {
     throw new TypeError(
