@@ -8,6 +8,7 @@ import { botInfoFor } from "./builders.js";
 import type { Fault } from "./faults.js";
 import { FakeBotApiServer } from "./server.js";
 import type { FakeBotApiStats, RecordedCall } from "./stats.js";
+import type { WebhookDeliveryOptions } from "./webhook-delivery.js";
 
 const DEFAULT_TOKEN = "123456789:TEST_TOKEN_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN_SHAPE = /^\d+:[A-Za-z0-9_-]+$/;
@@ -42,6 +43,13 @@ export interface FakeBotApiOptions {
    * memory. Default unlimited.
    */
   maxUpdates?: number;
+  /**
+   * How updates are delivered once `setWebhook` set a webhook (an
+   * `http://127.0.0.1:<port>/...` URL): the timeout after which an unanswered
+   * request counts as failed, and the backoff of re-sends. Telegram waits
+   * about a minute; tests want less.
+   */
+  webhook?: WebhookDeliveryOptions;
 }
 /**
  * A fake Telegram Bot API server on 127.0.0.1 that real grammY bots can talk to.
@@ -255,7 +263,7 @@ export interface FakeBotApi {
  */
 export async function createFakeBotApi(options?: FakeBotApiOptions): Promise<FakeBotApi> {
   const opts = optionalObject("options", options);
-  rejectUnknownKeys("options", opts, ["token", "botInfo", "maxUpdates"]);
+  rejectUnknownKeys("options", opts, ["token", "botInfo", "maxUpdates", "webhook"]);
   const token = opts.token ?? DEFAULT_TOKEN;
   if (typeof token !== "string" || !TOKEN_SHAPE.test(token)) {
     throw new TypeError(
@@ -267,7 +275,30 @@ export async function createFakeBotApi(options?: FakeBotApiOptions): Promise<Fak
     opts.maxUpdates === undefined
       ? Number.POSITIVE_INFINITY
       : checkNumber("options.maxUpdates", opts.maxUpdates, { min: 1, integer: true });
-  const api = new FakeBotApiServer(token, botInfoFor(token, botInfo), maxUpdates);
+  const api = new FakeBotApiServer(
+    token,
+    botInfoFor(token, botInfo),
+    maxUpdates,
+    deliveryOptions(opts.webhook),
+  );
   await api.listen();
   return api;
+}
+
+function deliveryOptions(
+  options: WebhookDeliveryOptions | undefined,
+): Required<WebhookDeliveryOptions> {
+  const opts = optionalObject("options.webhook", options);
+  rejectUnknownKeys("options.webhook", opts, ["timeoutMs", "retryMs", "maxRetryMs"]);
+  const ms = (key: keyof WebhookDeliveryOptions, fallback: number) => {
+    const value = opts[key];
+    return value === undefined
+      ? fallback
+      : checkNumber(`options.webhook.${key}`, value, { min: 1 });
+  };
+  return {
+    timeoutMs: ms("timeoutMs", 60_000),
+    retryMs: ms("retryMs", 1_000),
+    maxRetryMs: ms("maxRetryMs", 60_000),
+  };
 }
