@@ -60,6 +60,12 @@ export interface FakeBotApiOptions {
  * fractions of a second are accepted to keep tests fast) and `allowed_updates`
  * (kept until changed); a second `getUpdates` ends a waiting one with 409, and so
  * does an active webhook (`setWebhook` / `deleteWebhook` / `getWebhookInfo`).
+ * A webhook at `http://127.0.0.1:<port>/...` receives the updates as Telegram
+ * sends them: POSTed with the `secret_token` header, a chat's next update only
+ * after the previous one was answered with 2xx, at most `max_connections`
+ * (default 40) at once, re-sent after a failure or timeout with backoff (see
+ * the `webhook` option, and the `webhook*` counters in {@link stats}).
+ * `deleteWebhook` gives the updates not yet answered back to `getUpdates`.
  * `getMe` returns {@link botInfo}, `sendMessage` a message from the bot, and
  * every other method `true`. Method names are matched case-sensitively.
  *

@@ -67,10 +67,6 @@ export class Methods {
     const url =
       exchange.method === "setWebhook" && typeof params.url === "string" ? params.url : "";
     const maxConnections = params.max_connections ?? 40;
-    if (url !== "" && !isWebhookUrl(url)) {
-      exchange.sendError(400, "Bad Request: bad webhook: an HTTP URL must be provided for webhook");
-      return;
-    }
     if (typeof maxConnections !== "number" || !(maxConnections >= 1 && maxConnections <= 100)) {
       exchange.sendError(400, "Bad Request: max_connections must be from 1 to 100");
       return;
@@ -86,18 +82,21 @@ export class Methods {
       this.queue.conflict(CONFLICT_WEBHOOK);
       this.queue.setAllowed(params.allowed_updates);
       const secret = typeof params.secret_token === "string" ? params.secret_token : undefined;
-      this.delivery.set(url, secret, Math.floor(maxConnections));
-      this.delivery.add(this.queue.takeAll());
+      // Another host is never contacted: its updates stay pending, as if unreachable.
+      if (isLoopbackHttp(url)) {
+        this.delivery.set(url, secret, Math.floor(maxConnections));
+        this.delivery.add(this.queue.takeAll());
+      } else for (const json of this.delivery.clear()) this.queue.pushRaw(JSON.parse(json));
     }
     exchange.ok(true);
   }
 }
 
-/** The fake server delivers over plain HTTP to loopback addresses only. */
-function isWebhookUrl(url: string): boolean {
+/** The fake server delivers over plain HTTP to 127.0.0.1 only. */
+function isLoopbackHttp(url: string): boolean {
   try {
     const { protocol, hostname } = new URL(url);
-    return (protocol === "http:" || protocol === "https:") && hostname === "127.0.0.1";
+    return protocol === "http:" && hostname === "127.0.0.1";
   } catch {
     return false;
   }
