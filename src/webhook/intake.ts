@@ -204,6 +204,14 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
   }
 
   private async accept(update: Y): Promise<WebhookAnswer> {
+    // First: the journal's replay fills the dedup window.
+    try {
+      await this.prepare();
+    } catch (error) {
+      this.lastError = describeError(error);
+      log(`not ready: ${this.lastError}`);
+      return this.refuse();
+    }
     const id = update.update_id;
     if (this.recent.has(id)) {
       this.counters.duplicates++;
@@ -231,13 +239,6 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
   }
 
   private async admit(update: Y, settle: (accepted: boolean) => void): Promise<WebhookAnswer> {
-    try {
-      await this.prepare();
-    } catch (error) {
-      this.lastError = describeError(error);
-      log(`not ready: ${this.lastError}`);
-      return this.refuse();
-    }
     if (!(await this.room())) return this.refuse();
     let answered: Promise<void> | undefined;
     try {

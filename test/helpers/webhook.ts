@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Update } from "grammy/types";
 import { afterEach, beforeEach } from "vitest";
 import { createFakeBotApi, type FakeBotApi } from "../../src/testing/index.js";
 
@@ -53,3 +54,17 @@ export async function post(
 }
 
 export const SECRET = "s3cret_token-1";
+
+/** A text message update in the private chat `chat`. */
+export function message(id: number, chat = 1): Update {
+  return {
+    update_id: id,
+    message: {
+      message_id: id,
+      date: 0,
+      chat: { id: chat, type: "private", first_name: "A" },
+      from: { id: chat, is_bot: false, first_name: "A" },
+      text: "hi",
+    },
+  };
+}

@@ -10,7 +10,7 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { webhook } from "../../src/index.js";
 import { botFor, failOnUnhandled, until } from "../helpers/bot.js";
-import { post, SECRET, useWebhookApi } from "../helpers/webhook.js";
+import { message, post, SECRET, useWebhookApi } from "../helpers/webhook.js";
 
 const ctx = useWebhookApi();
 failOnUnhandled();
@@ -59,16 +59,6 @@ async function listenOn(
       }),
   };
 }
-
-const message = (id: number) => ({
-  update_id: id,
-  message: {
-    message_id: id,
-    date: 0,
-    chat: { id: 1, type: "private", first_name: "A" },
-    text: "hi",
-  },
-});
 
 describe.each(Object.entries(frameworks))("the %s adapter", (_name, start) => {
   it("delivers the fake server's updates and refuses bad requests", async () => {

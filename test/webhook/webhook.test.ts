@@ -1,20 +1,10 @@
 import { describe, expect, it, vi } from "vitest";
 import { sequentialize, updateSignal, webhook } from "../../src/index.js";
 import { botFor, failOnUnhandled, gate, until } from "../helpers/bot.js";
-import { listen, post, SECRET, useWebhookApi } from "../helpers/webhook.js";
+import { listen, message, post, SECRET, useWebhookApi } from "../helpers/webhook.js";
 
 const ctx = useWebhookApi();
 failOnUnhandled();
-
-const message = (id: number, chat = 1) => ({
-  update_id: id,
-  message: {
-    message_id: id,
-    date: 0,
-    chat: { id: chat, type: "private", first_name: "A" },
-    text: "hi",
-  },
-});
 
 describe("webhook() fed by the fake server's delivery", () => {
   it("handles every update once, with the secret, answering each so Telegram sends no re-send", async () => {
