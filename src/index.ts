@@ -61,4 +61,5 @@ export type {
 export type { WebhookBot, WebhookCounters } from "./webhook/intake.js";
 export type { WebhookOptions } from "./webhook/options.js";
 export { BodyTooLargeError, type IncomingWebhook, type WebhookAnswer } from "./webhook/request.js";
+export type { SetWebhookApi, SetWebhookOptions } from "./webhook/set-webhook.js";
 export { type WebhookHandle, type WebhookStats, webhook } from "./webhook/webhook.js";

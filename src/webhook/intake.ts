@@ -22,6 +22,7 @@ import {
   secretChecker,
   type WebhookAnswer,
 } from "./request.js";
+import type { SetWebhookApi } from "./set-webhook.js";
 
 const log = logger("webhook");
 
@@ -37,6 +38,8 @@ export interface WebhookBot<Y, R> {
   init?: () => Promise<void>;
   handleUpdate: (update: Y) => Promise<void>;
   errorHandler: (error: R) => unknown;
+  /** Used by `handle.setWebhook()` only. */
+  api?: SetWebhookApi;
 }
 
 /**

@@ -9,6 +9,7 @@ import { adaptersFor, type WebhookAdapters } from "./adapters.js";
 import { type WebhookBot, type WebhookCounters, WebhookIntake } from "./intake.js";
 import { validateWebhookOptions, type WebhookOptions } from "./options.js";
 import type { IncomingWebhook, WebhookAnswer } from "./request.js";
+import { type SetWebhookOptions, setWebhook } from "./set-webhook.js";
 
 const log = logger("webhook");
 
@@ -46,6 +47,12 @@ export interface WebhookHandle {
    * `"fastify"`, `"hono"` or `"fetch"` (a Fetch API `Request` handler).
    */
   callback<A extends keyof WebhookAdapters>(adapter: A): WebhookAdapters[A];
+  /**
+   * Calls `setWebhook` with `url`, `secret_token` set to `secretToken` and
+   * `options` (validated here). Switching back to polling: `run(bot)`
+   * deletes the webhook when Telegram answers getUpdates with 409.
+   */
+  setWebhook(url: string, options?: SetWebhookOptions): Promise<void>;
   /** Checks and takes one request, however it arrived; resolves with the answer to send. */
   receive(request: IncomingWebhook): Promise<WebhookAnswer>;
   /**
@@ -94,7 +101,7 @@ export interface WebhookHandle {
  * const secretToken = process.env.WEBHOOK_SECRET!;
  * const handle = webhook(bot, { secretToken });
  * createServer(handle.callback("http")).listen(8080);
- * await bot.api.setWebhook("https://example.com/bot", { secret_token: secretToken });
+ * await handle.setWebhook("https://example.com/bot", { max_connections: 40 });
  * ```
  */
 export function webhook<Y extends { update_id: number }, R>(
@@ -124,6 +131,7 @@ export function webhook<Y extends { update_id: number }, R>(
       return adapters[adapter];
     },
     receive,
+    setWebhook: (url, other) => setWebhook(bot.api, url, opts.secretToken, other),
     stop: () => intake.stop(),
     size: () => intake.queue.length,
     task: () => intake.task(),

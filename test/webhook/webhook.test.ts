@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { sequentialize, updateSignal, webhook } from "../../src/index.js";
+import { run, sequentialize, updateSignal, webhook } from "../../src/index.js";
 import { botFor, failOnUnhandled, gate, until } from "../helpers/bot.js";
 import { listen, message, post, SECRET, useWebhookApi } from "../helpers/webhook.js";
 
@@ -120,22 +120,40 @@ describe("webhook() fed by the fake server's delivery", () => {
     bot.on("message", (c) => void seen.add(c.update.update_id));
     const handle = webhook(bot, { secretToken: SECRET, silent: true });
     const url = await listen(handle.callback("http"));
-    await bot.api.setWebhook(url, { secret_token: SECRET });
+    await handle.setWebhook(url, { max_connections: 5, allowed_updates: ["message"] });
+    expect(api.calls("setWebhook")[0].params).toEqual({
+      url,
+      secret_token: SECRET,
+      max_connections: 5,
+      allowed_updates: ["message"],
+    });
     api.pushMessages({ count: 5 });
     await until(() => seen.size === 5);
     await handle.stop();
-    await bot.api.deleteWebhook();
+    // Updates sent while the webhook is still set; polling deletes it on 409 and gets them.
     api.pushMessages({ count: 5 });
-    const { run } = await import("../../src/index.js");
     const polling = run(bot, { runner: { silent: true } });
     await until(() => seen.size === 10);
     await polling.stop();
+    expect(api.stats.methodCalls.deleteWebhook).toBe(1);
     const again = webhook(bot, { secretToken: SECRET, silent: true });
     const url2 = await listen(again.callback("http"));
     api.pushMessages({ count: 5 });
-    await bot.api.setWebhook(url2, { secret_token: SECRET });
+    await again.setWebhook(url2);
     await until(() => seen.size === 15);
     await again.stop();
+  });
+
+  it("validates setWebhook's options", async () => {
+    const handle = webhook(botFor(ctx.api), { secretToken: SECRET });
+    await expect(handle.setWebhook("ftp://x")).rejects.toThrow(/http\(s\) URL/);
+    await expect(handle.setWebhook("https://x", { max_connections: 101 })).rejects.toThrow(
+      /max_connections/,
+    );
+    await expect(handle.setWebhook("https://x", { secret_token: "x" } as never)).rejects.toThrow(
+      /Unknown option `setWebhook.secret_token`/,
+    );
+    expect(ctx.api.calls("setWebhook")).toEqual([]);
   });
 });
 
