@@ -243,25 +243,38 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
 
   private async admit(update: Y, settle: (accepted: boolean) => void): Promise<WebhookAnswer> {
     if (!(await this.room())) return this.refuse();
-    let answered: Promise<void> | undefined;
-    try {
-      if (this.writer !== undefined) await this.writer.store(update);
-      else answered = this.whenAnswerable(update);
+    let released = false;
+    const hand = () => {
+      released = true;
       this.recent.add(update.update_id);
       this.counters.accepted++;
       this.queue.add([update]).catch(noop);
-    } catch (error) {
-      this.counters.journalErrors++;
-      this.lastError = describeError(error);
-      log(`journal failed to store update ${update.update_id}: ${this.lastError}`);
-      return answer(500, "Internal Server Error: the update could not be stored");
-    } finally {
       this.reserved--;
       this.wake();
+      settle(true);
+    };
+    if (this.writer === undefined) {
+      const answered = this.whenAnswerable(update);
+      hand();
+      await answered;
+      return OK;
     }
-    settle(true);
-    if (answered !== undefined) await answered;
-    return OK;
+    try {
+      // Handling starts once the append is issued; Telegram's answer waits until it is durable.
+      await this.writer.store(update, hand);
+      return OK;
+    } catch (error) {
+      this.counters.journalErrors++;
+      log(`journal failed to store update ${update.update_id}: ${describeError(error)}`);
+      // As under run(): no update past a failed store is confirmed; Telegram re-sends after a restart.
+      this.fail(error);
+      return answer(500, "Internal Server Error: the update could not be stored");
+    } finally {
+      if (!released) {
+        this.reserved--;
+        this.wake();
+      }
+    }
   }
 
   /**
@@ -283,8 +296,9 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
         this.reserved++;
         return true;
       }
-      // Room is promised to updates being stored: wait for one of them.
-      await this.wakeable(new Promise<number>(noop));
+      // Room is promised to updates not yet in the sink: wait until one gets there.
+      // (`free` is 0 also when a wake-up cut the wait short: then just ask again.)
+      if (this.reserved > 0) await this.wakeable(new Promise<number>(noop));
     }
   }
 

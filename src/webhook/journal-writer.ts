@@ -8,6 +8,8 @@ import { noop } from "../util/noop.js";
 
 interface Batch<Y> {
   updates: Y[];
+  /** Called once the batch's append has been issued (not yet durable). */
+  issued: Array<() => void>;
   done: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -22,7 +24,7 @@ function newBatch<Y>(): Batch<Y> {
   });
   // Awaited by each request of the batch; never an unhandled rejection.
   done.catch(noop);
-  return { updates: [], done, resolve, reject };
+  return { updates: [], issued: [], done, resolve, reject };
 }
 
 /**
@@ -44,10 +46,15 @@ export class JournalWriter<Y extends { update_id: number }> {
     private nextOffset: number,
   ) {}
 
-  /** Resolves once `update` is durable; rejects if the journal failed to store it. */
-  store(update: Y): Promise<void> {
+  /**
+   * Resolves once `update` is durable; rejects if the journal failed to
+   * store it. `issued` runs as soon as its append has been called: from then
+   * on the update may be handled (and settled), as the journal has it in order.
+   */
+  store(update: Y, issued: () => void): Promise<void> {
     const { batch } = this;
     batch.updates.push(update);
+    batch.issued.push(issued);
     if (update.update_id + 1 > this.nextOffset) this.nextOffset = update.update_id + 1;
     this.writing ??= this.writeAll();
     return batch.done;
@@ -68,6 +75,7 @@ export class JournalWriter<Y extends { update_id: number }> {
         const checking = this.journal.check?.();
         if (checking !== undefined) await checking;
         const appended: unknown = this.journal.append(batch.updates, this.nextOffset);
+        for (const issued of batch.issued) issued();
         if (typeof (appended as { then?: unknown } | undefined)?.then !== "function")
           throw new TypeError(
             "journal.append() must return a promise that resolves once the batch is stored.",
