@@ -50,7 +50,7 @@ function floodScenario(): Scenario {
       capMs: 30_000,
     }),
     metrics,
-    note: "Telegram sends a chat's next update only after the previous one was answered, so without a journal the flood arrives one at a time; with a journal each update is answered once stored, so the flood arrives at once and parks behind sequentialize. Latency on a clock shared by both processes.",
+    note: "Telegram sends a chat's next update only after the previous one was answered, so the flood arrives one at a time in every column (with fileJournal each is answered once stored instead of once handled); the quiet chats' updates compete for Telegram's 40 connections. Latency is measured on a clock shared by both processes.",
   };
 }
 

@@ -38,6 +38,7 @@ export interface WebhookOptions<Y extends { update_id: number }> {
    * Stores every update durably before Telegram gets its answer, so that a
    * slow handler never makes Telegram re-send and a crash loses nothing: the
    * updates not done are handled again at the next start, first, in order.
+   * A failed store ends the webhook (`task()` rejects), as it ends `run()`.
    */
   journal?: UpdateJournal<Y>;
   /**
