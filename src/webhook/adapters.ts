@@ -10,10 +10,24 @@ import { type IncomingWebhook, SECRET_HEADER, type WebhookAnswer } from "./reque
 
 type Receive = (request: IncomingWebhook) => Promise<WebhookAnswer>;
 
-/** A request as express hands it: a Node request, with `body` if a body parser ran. */
+/**
+ * A request as express hands it: a Node request, with `body` if a body parser ran.
+ *
+ * @example
+ * ```ts
+ * app.post("/bot", express.json(), handle.callback("express")); // req.body is the update
+ * ```
+ */
 export type ExpressLikeRequest = IncomingMessage & { body?: unknown };
 
-/** The parts of a fastify request the adapter reads. */
+/**
+ * The parts of a fastify request the adapter reads.
+ *
+ * @example
+ * ```ts
+ * fastify.post("/bot", handle.callback("fastify"));
+ * ```
+ */
 export interface FastifyLikeRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
@@ -21,14 +35,29 @@ export interface FastifyLikeRequest {
   raw: IncomingMessage;
 }
 
-/** The parts of a fastify reply the adapter writes. */
+/**
+ * The parts of a fastify reply the adapter writes.
+ *
+ * @example
+ * ```ts
+ * const handler: (req: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<FastifyLikeReply> =
+ *   handle.callback("fastify");
+ * ```
+ */
 export interface FastifyLikeReply {
   code(status: number): FastifyLikeReply;
   headers(values: Record<string, string>): FastifyLikeReply;
   send(body: string): FastifyLikeReply;
 }
 
-/** The parts of a hono context the adapter reads. */
+/**
+ * The parts of a hono context the adapter reads.
+ *
+ * @example
+ * ```ts
+ * new Hono().post("/bot", handle.callback("hono"));
+ * ```
+ */
 export interface HonoLikeContext {
   req: { raw: Request };
 }

@@ -34,7 +34,14 @@ export interface SetWebhookOptions {
   ip_address?: string;
 }
 
-/** The part of a grammY `Api` that `handle.setWebhook()` calls. */
+/**
+ * The part of a grammY `Api` that `handle.setWebhook()` calls.
+ *
+ * @example
+ * ```ts
+ * const api: SetWebhookApi = bot.api;
+ * ```
+ */
 export interface SetWebhookApi {
   setWebhook(url: string, other?: Record<string, unknown>): Promise<unknown>;
 }

@@ -3,7 +3,7 @@
  * same sink as polling, and the handle it returns.
  */
 import type { RunnerStats } from "../runner/stats.js";
-import { logger } from "../util/log.js";
+import { describeError, logger } from "../util/log.js";
 import { checkFunction, show } from "../util/options.js";
 import { adaptersFor, type WebhookAdapters } from "./adapters.js";
 import { type WebhookBot, type WebhookCounters, WebhookIntake } from "./intake.js";
@@ -117,7 +117,7 @@ export function webhook<Y extends { update_id: number }, R>(
   if (opts.secretToken === undefined) warnNoSecret(opts.silent);
   const intake = new WebhookIntake(bot, opts);
   // Replays the journal and initialises the bot before the first request.
-  intake.prepare().catch(noopLog);
+  intake.prepare().catch(logStartFailure);
   const receive = (request: IncomingWebhook) => intake.receive(request);
   const adapters = adaptersFor(receive);
   return {
@@ -153,8 +153,9 @@ export function webhook<Y extends { update_id: number }, R>(
   };
 }
 
-function noopLog(error: unknown): void {
-  log(`start: ${String(error)}`);
+/** A failed start is retried by the next request (or ends the webhook, for the journal). */
+function logStartFailure(error: unknown): void {
+  log(`start failed: ${describeError(error)}`);
 }
 
 function warnNoSecret(silent: boolean): void {
