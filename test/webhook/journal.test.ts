@@ -8,8 +8,8 @@ import { fileJournal, isReplayed, sequentialize, webhook } from "../../src/index
 import { botFor, failOnUnhandled, gate, until } from "../helpers/bot.js";
 import { listen, message, post, SECRET, useWebhookApi } from "../helpers/webhook.js";
 
-// Telegram's wait scaled down to 500 ms: handlers held longer would be re-sent without a journal.
-const ctx = useWebhookApi(500);
+// Telegram's wait scaled down to 1 s: handlers held longer would be re-sent without a journal.
+const ctx = useWebhookApi(1_000);
 failOnUnhandled();
 
 let dir: string;
@@ -42,7 +42,7 @@ describe("webhook() with a journal", () => {
     await bot.api.setWebhook(url, { secret_token: SECRET });
     api.pushMessages({ count: 30, chats: 3 });
     await api.waitFor((a) => a.stats.webhookAnswered === 30);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
     expect(done).toBe(0);
     expect(api.stats.webhookResends).toBe(0);
     slow.open();
