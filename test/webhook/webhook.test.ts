@@ -224,6 +224,24 @@ describe("webhook() refuses bad requests before any handler", () => {
 });
 
 describe("webhook() re-sends, backpressure and stop", () => {
+  it("answers 503 while bot.init() fails, and retries it on the next request", async () => {
+    const { api } = ctx;
+    // A 4xx: grammY's init() retries 5xx and network errors by itself, holding the request.
+    api.inject({ type: "http", status: 400 }, { method: "getMe", times: Infinity });
+    const bot = botFor(api);
+    const seen: number[] = [];
+    bot.on("message", (c) => void seen.push(c.update.update_id));
+    const handle = webhook(bot, { secretToken: SECRET, silent: true });
+    const url = await listen(handle.callback("http"));
+    expect((await post(url, message(1), SECRET)).status).toBe(503);
+    expect(seen).toEqual([]);
+    api.clearFaults();
+    expect((await post(url, message(1), SECRET)).status).toBe(200);
+    expect(seen).toEqual([1]);
+    expect(handle.stats().webhook.refused).toBe(1);
+    await handle.stop();
+  });
+
   it("handles a re-sent update once", async () => {
     const bot = botFor(ctx.api);
     const seen: number[] = [];
