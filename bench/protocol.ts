@@ -65,6 +65,25 @@ export type Job =
       settleMs: number;
     }
   | {
+      kind: "webhook";
+      /**
+       * flood: one chat floods, then quiet chats send one each; slow: every
+       * handler takes `handlerMs`; noop: throughput of no-op handlers.
+       */
+      mode: "flood" | "slow" | "noop";
+      /** Ours only: `webhook(bot, { journal: fileJournal(fresh temp dir) })`. */
+      journal?: boolean;
+      /** Updates pushed before the webhook is set (the flood chat's, in flood mode). */
+      updates: number;
+      chats: number;
+      quietGroups: number;
+      quietPerGroup: number;
+      quietIntervalMs: number;
+      handlerMs: number;
+      /** flood: longest wait for the quiet chats; slow: how long re-sends are counted. */
+      capMs: number;
+    }
+  | {
       kind: "workers";
       updates: number;
       chats: number;
@@ -129,6 +148,9 @@ export interface ServerStats {
   delivered: number;
   redelivered: number;
   pending: number;
+  webhookDeliveries: number;
+  webhookResends: number;
+  webhookAnswered: number;
 }
 
 export interface ServerReplies {

@@ -7,6 +7,7 @@ import { memoryScenario } from "./memory.js";
 import type { Scenario } from "./scenario.js";
 import { stopScenario } from "./stop.js";
 import { throughputScenario } from "./throughput.js";
+import { WEBHOOK_SCENARIOS } from "./webhook.js";
 import { workersScenario } from "./workers.js";
 
 export const SCENARIOS: Scenario[] = [
@@ -25,6 +26,7 @@ export const SCENARIOS: Scenario[] = [
   workersScenario(true),
   memoryScenario(false),
   memoryScenario(true),
+  ...WEBHOOK_SCENARIOS,
 ];
 
 export function scenarioNamed(name: string): Scenario | undefined {

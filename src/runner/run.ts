@@ -3,9 +3,10 @@ import { createFetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
 import { checkJournal, type UpdateJournal } from "../journal/journal.js";
 import { Journaling } from "../journal/journaled.js";
-import { describeError, logger, redact } from "../util/log.js";
+import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
 import { checkFunction, optionalObject, rejectUnknownKeys } from "../util/options.js";
+import { botErrorHandler } from "./bot-errors.js";
 import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
 import { createSource, type SourceOptions, type UpdateSource } from "./source.js";
 import { type RunnerStats, SinkMetrics } from "./stats.js";
@@ -250,15 +251,7 @@ export function run<Y extends { update_id: number }, R>(
 
   const { sink, queue } = concurrentSink<Y, R>(
     { consume: (update) => bot.handleUpdate(update) },
-    async (error) => {
-      metrics.failed++;
-      try {
-        await bot.errorHandler(error);
-      } catch (secondary) {
-        log(`error handler threw: ${describeError(secondary)}`);
-        if (!fetcher.silent) printHandlerFailure(secondary);
-      }
-    },
+    botErrorHandler(bot.errorHandler, metrics, fetcher.silent),
     {
       ...sinkOptions,
       // Runs after the error handler, so a failed update is marked done once it is dealt with.
@@ -289,11 +282,4 @@ export function run<Y extends { update_id: number }, R>(
     ...handle,
     stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
   };
-}
-
-function printHandlerFailure(error: unknown): void {
-  const detail = error instanceof Error && error.stack ? error.stack : describeError(error);
-  console.error(
-    `[grammy-runner] The bot's error handler threw while handling an error; the runner goes on. Set a handler that does not throw with bot.catch(). ${redact(detail)}`,
-  );
 }
