@@ -1,4 +1,5 @@
 import { describeError, logger } from "./log.js";
+import { show } from "./options.js";
 
 const log = logger("runner");
 
@@ -40,11 +41,15 @@ export class Observers {
   /** Adds `observer`; returns a function that removes it again (idempotent). */
   add(observer: RunnerObserver): () => void {
     if (typeof observer !== "object" || observer === null)
-      throw new TypeError(`observe: expected an object with observer methods, got ${observer}.`);
+      throw new TypeError(
+        `observe: expected an object with observer methods, but got ${show(observer)}.`,
+      );
     for (const name of METHODS) {
       const method = observer[name];
       if (method !== undefined && typeof method !== "function")
-        throw new TypeError(`observe: observer.${name} must be a function, got ${typeof method}.`);
+        throw new TypeError(
+          `observe: observer.${name} must be a function, but got ${show(method)}.`,
+        );
     }
     this.list = [...this.list, observer];
     let attached = true;
