@@ -136,7 +136,7 @@ const JOURNAL_BUCKETS = [
 export const HISTOGRAMS = {
   handled: {
     name: ["handler", "duration"],
-    help: "Time from an update's handler starting to it settling.",
+    help: "Time from an update's handler starting to it settling (time parked by sequentialize included).",
     buckets: HANDLER_BUCKETS,
     outcome: false,
   },

@@ -4,15 +4,17 @@
  * first) and the fake Bot API over loopback. Run it with
  * `deno run -A test/runtimes/smoke.ts` or `bun test/runtimes/smoke.ts`.
  * Prints one line per check and `smoke: N passed, N failed` last; exits 1
- * on any failure. The fast client (`grammy-runner/undici`, built on
- * another branch) is not checked here yet.
+ * on any failure. The fast client (built on another branch) is not
+ * checked here yet.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bot } from "grammy";
 import { distribute, fileJournal, isReplayed, run, sequentialize } from "grammy-runner";
+import { registerRunnerMetrics } from "grammy-runner/prometheus";
 import { createFakeBotApi, type FakeBotApi } from "grammy-runner/testing";
+import { Registry } from "prom-client";
 
 const CHECK_TIMEOUT_MS = 15_000;
 
@@ -129,11 +131,29 @@ async function distributed(api: FakeBotApi): Promise<void> {
     );
 }
 
+async function nodeHttpWithMetrics(api: FakeBotApi): Promise<void> {
+  const bot = botFor(api);
+  bot.on("message", () => {});
+  api.pushMessages({ count: 20 });
+  const registry = new Registry();
+  const handle = run(bot, { runner: { ...QUIET.runner, transport: "node-http" } });
+  registerRunnerMetrics(handle, { registry });
+  await until(() => handle.stats().handled === 20, "20 updates over node-http");
+  await handle.stop();
+  const text = await registry.metrics();
+  assert(text.includes("grammy_runner_updates_handled_total 20"), "handled_total is not 20");
+  assert(
+    text.includes("grammy_runner_handler_duration_seconds_count 20"),
+    "histogram count is not 20",
+  );
+}
+
 const CHECKS: Array<[string, (api: FakeBotApi) => Promise<void>]> = [
   ["run() with sequentialize", sequentialized],
   ["stop() drains", draining],
   ["journal replays", journaled],
   ["distribute() with a worker", distributed],
+  ['transport "node-http" and grammy-runner/prometheus', nodeHttpWithMetrics],
 ];
 
 let passed = 0;
