@@ -1,6 +1,6 @@
 import type { RunnerStats } from "../runner/stats.js";
 import type { RunnerObserver } from "../util/observe.js";
-import { checkFunction, show } from "../util/options.js";
+import { checkFunction, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
 
 /**
  * What the exporters read: a handle of `run()` (its `stats()` at collection
@@ -165,13 +165,24 @@ export function makeHistograms<T>(
   };
 }
 
-/** Throws a TypeError unless `handle` has `stats()` and `observe()`, as a handle of `run()` does. */
-export function checkSource(caller: string, handle: MetricsSource): MetricsSource {
+/**
+ * Checks an exporter's arguments: `handle` must have `stats()` and
+ * `observe()`, as a handle of `run()` does, and `options` only `keys`.
+ * Returns the options, `{}` for none.
+ */
+export function checkExporterArguments<T extends object>(
+  caller: string,
+  handle: MetricsSource,
+  options: T | undefined,
+  keys: readonly (keyof T & string)[],
+): Partial<T> {
   if (typeof handle !== "object" || handle === null)
     throw new TypeError(
       `${caller}: the first argument must be the handle of run(), but got ${show(handle)}.`,
     );
   checkFunction("handle.stats", handle.stats);
   checkFunction("handle.observe", handle.observe);
-  return handle;
+  const opts = optionalObject("options", options);
+  rejectUnknownKeys("options", opts, keys);
+  return opts;
 }

@@ -1,9 +1,9 @@
 import { type BatchObservableCallback, type Meter, metrics } from "@opentelemetry/api";
-import { optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { show } from "../util/options.js";
 import {
   COUNTERS,
   type CounterInstrument,
-  checkSource,
+  checkExporterArguments,
   GAUGES,
   type MetricsSource,
   makeHistograms,
@@ -61,9 +61,7 @@ export function recordRunnerMetrics(
   handle: MetricsSource,
   options?: OpenTelemetryOptions,
 ): () => void {
-  checkSource("recordRunnerMetrics", handle);
-  const opts = optionalObject("options", options);
-  rejectUnknownKeys("options", opts, KEYS);
+  const opts = checkExporterArguments("recordRunnerMetrics", handle, options, KEYS);
   const meter = opts.meter ?? metrics.getMeter("grammy-runner");
   if (typeof meter?.createHistogram !== "function")
     throw new TypeError(`Option \`meter\` must be an OpenTelemetry Meter, but got ${show(meter)}.`);

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Histogram, type Registry, register } from "prom-client";
-import { optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { show } from "../util/options.js";
 import {
   COUNTERS,
   type CounterInstrument,
-  checkSource,
+  checkExporterArguments,
   GAUGES,
   type HISTOGRAMS,
   type HistogramInstrument,
@@ -64,9 +64,7 @@ export function registerRunnerMetrics(
   handle: MetricsSource,
   options?: PrometheusOptions,
 ): () => void {
-  checkSource("registerRunnerMetrics", handle);
-  const opts = optionalObject("options", options);
-  rejectUnknownKeys("options", opts, KEYS);
+  const opts = checkExporterArguments("registerRunnerMetrics", handle, options, KEYS);
   const registry = opts.registry ?? register;
   if (typeof registry?.registerMetric !== "function")
     throw new TypeError(
