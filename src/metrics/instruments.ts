@@ -50,6 +50,14 @@ export interface HistogramInstrument extends Instrument {
  * reading the cluster's stats is all a new metric needs.
  */
 
+/**
+ * The counters, in the order they are registered.
+ *
+ * @example
+ * ```ts
+ * for (const c of COUNTERS) console.log(c.name.join("_"), c.read(handle.stats()));
+ * ```
+ */
 export const COUNTERS: readonly CounterInstrument[] = [
   {
     name: ["updates", "fetched"],
@@ -101,6 +109,14 @@ export const COUNTERS: readonly CounterInstrument[] = [
   },
 ];
 
+/**
+ * The gauges (OpenTelemetry: up-down counters), read like the counters.
+ *
+ * @example
+ * ```ts
+ * for (const g of GAUGES) console.log(g.name.join("_"), g.read(handle.stats()));
+ * ```
+ */
 export const GAUGES: readonly GaugeInstrument[] = [
   {
     name: ["updates", "in_flight"],
@@ -133,6 +149,14 @@ const JOURNAL_BUCKETS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
 ];
 
+/**
+ * The histograms, one per method of `RunnerObserver`, which feeds them.
+ *
+ * @example
+ * ```ts
+ * const { buckets } = HISTOGRAMS.handled; // upper bounds in seconds
+ * ```
+ */
 export const HISTOGRAMS = {
   handled: {
     name: ["handler", "duration"],
@@ -154,7 +178,14 @@ export const HISTOGRAMS = {
   },
 } as const satisfies Record<keyof RunnerObserver, HistogramInstrument>;
 
-/** One histogram per entry of {@link HISTOGRAMS}, made by an exporter's `make`. */
+/**
+ * One histogram per entry of {@link HISTOGRAMS}, made by an exporter's `make`.
+ *
+ * @example
+ * ```ts
+ * const { handled } = makeHistograms((h) => meter.createHistogram(h.name.join(".")));
+ * ```
+ */
 export function makeHistograms<T>(
   make: (h: HistogramInstrument) => T,
 ): Record<keyof typeof HISTOGRAMS, T> {
@@ -169,6 +200,11 @@ export function makeHistograms<T>(
  * Checks an exporter's arguments: `handle` must have `stats()` and
  * `observe()`, as a handle of `run()` does, and `options` only `keys`.
  * Returns the options, `{}` for none.
+ *
+ * @example
+ * ```ts
+ * const opts = checkExporterArguments("registerRunnerMetrics", handle, options, ["registry", "prefix"]);
+ * ```
  */
 export function checkExporterArguments<T extends object>(
   caller: string,

@@ -32,7 +32,15 @@ const METHODS = ["handled", "getUpdates", "journalWrite"] as const;
 
 /**
  * The observers of one runner. Empty by default, so the runner's hot path
- * pays one length check: `if (observers.list.length !== 0) observers.handled(s)`.
+ * pays one length check.
+ *
+ * @example
+ * ```ts
+ * const observers = new Observers();
+ * const detach = observers.add({ handled: (s) => console.log(s) });
+ * if (observers.list.length !== 0) observers.handled(0.002);
+ * detach();
+ * ```
  */
 export class Observers {
   /** Replaced, never changed in place, so removing an observer while emitting skips nobody. */
