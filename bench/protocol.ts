@@ -34,6 +34,8 @@ export type Job =
       seq: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
+      /** Ours only: this exporter records the runner's metrics (see jobs/exporters.ts). */
+      exporter?: "prometheus" | "opentelemetry";
       /**
        * Before the run, time what the journal cannot avoid per batch: writing
        * `syncFloorBytes` into preallocated space of a file on the journal's

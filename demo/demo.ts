@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { Bot, type Context, type SessionFlavor, session } from "grammy";
 import { run, sequentialize } from "../src/index.js";
 import { createFakeBotApi, type FakeBotApi } from "../src/testing/index.js";
+import { serveMetrics } from "./metrics.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
       onStart: (me) => console.log(`@${me.username} is running (concurrency ${concurrency})`),
     },
   });
+  const metrics = await serveMetrics(handle);
 
   // Simulated users: a steady stream over many chats, a tenth of it from one flooding chat.
   let pushed = 0;
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
         `${s.getUpdatesCalls} getUpdates calls.`,
     );
     await api?.close();
+    await metrics.close();
   };
   process.once("SIGINT", () => void stop("Ctrl-C"));
   process.once("SIGTERM", () => void stop("SIGTERM"));

@@ -51,6 +51,7 @@ export {
 export type { RunnerStats } from "./runner/stats.js";
 export { HandlerTimeoutError, updateSignal } from "./runner/update-scope.js";
 export { RunnerError, type RunnerErrorCode } from "./util/errors.js";
+export type { RunnerObserver } from "./util/observe.js";
 export type {
   ExpressLikeRequest,
   FastifyLikeReply,

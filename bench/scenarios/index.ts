@@ -4,6 +4,7 @@ import { fairnessScenario } from "./fairness.js";
 import { getUpdatesFloor, handleUpdateFloor } from "./floors.js";
 import { journalScenario } from "./journal.js";
 import { memoryScenario } from "./memory.js";
+import { metricsScenario } from "./metrics.js";
 import type { Scenario } from "./scenario.js";
 import { stopScenario } from "./stop.js";
 import { throughputScenario } from "./throughput.js";
@@ -22,6 +23,7 @@ export const SCENARIOS: Scenario[] = [
   stopScenario,
   journalScenario(0),
   journalScenario(5),
+  metricsScenario,
   workersScenario(false),
   workersScenario(true),
   memoryScenario(false),

@@ -5,6 +5,7 @@ import { checkJournal, type UpdateJournal } from "../journal/journal.js";
 import { Journaling } from "../journal/journaled.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
+import type { RunnerObserver } from "../util/observe.js";
 import { checkFunction, optionalObject, rejectUnknownKeys } from "../util/options.js";
 import { botErrorHandler } from "./bot-errors.js";
 import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
@@ -85,6 +86,20 @@ export interface RunnerHandle {
 export interface RunHandle extends RunnerHandle {
   /** Current counters and handler-latency percentiles. */
   stats: () => RunnerStats;
+  /**
+   * Calls `observer` with every handler, getUpdates and journal-write
+   * duration from now on, for exporters whose histograms need every
+   * observation (see `grammy-runner/prometheus` and
+   * `grammy-runner/opentelemetry`). Costs nothing while no observer is
+   * attached. Returns a function that detaches it.
+   *
+   * @example
+   * ```ts
+   * const detach = handle.observe({ handled: (seconds) => histogram.observe(seconds) });
+   * // later: detach();
+   * ```
+   */
+  observe: (observer: RunnerObserver) => () => void;
 }
 
 interface Lifecycle {
@@ -234,8 +249,8 @@ export function run<Y extends { update_id: number }, R>(
   const opts = optionalObject("options", options);
   rejectUnknownKeys("", opts, RUN_KEYS);
   const journal = opts.journal === undefined ? undefined : checkJournal<Y>(opts.journal);
-  const fetcher = createFetcher(bot, opts.runner);
   const metrics = new SinkMetrics();
+  const fetcher = createFetcher(bot, opts.runner, metrics.observers);
   const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
   const source = createSource(
     {
@@ -280,6 +295,8 @@ export function run<Y extends { update_id: number }, R>(
   handle.start();
   return {
     ...handle,
-    stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
+    stats: () =>
+      metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount, queue.freeSlots),
+    observe: (observer) => metrics.observers.add(observer),
   };
 }

@@ -2,8 +2,10 @@
  * `webhook()`: serving a bot from Telegram's webhook requests through the
  * same sink as polling, and the handle it returns.
  */
+
 import type { RunnerStats } from "../runner/stats.js";
 import { describeError, logger } from "../util/log.js";
+import type { RunnerObserver } from "../util/observe.js";
 import { checkFunction, show } from "../util/options.js";
 import { adaptersFor, type WebhookAdapters } from "./adapters.js";
 import { type WebhookBot, type WebhookCounters, WebhookIntake } from "./intake.js";
@@ -72,6 +74,17 @@ export interface WebhookHandle {
   isRunning(): boolean;
   /** Current counters and handler-latency percentiles. */
   stats(): WebhookStats;
+  /**
+   * Calls `observer` with every handler duration from now on, as
+   * `run()`'s handle does, so the metrics exporters work with webhooks too.
+   * Returns a function that detaches it.
+   *
+   * @example
+   * ```ts
+   * const detach = handle.observe({ handled: (seconds) => console.log(seconds) });
+   * ```
+   */
+  observe(observer: RunnerObserver): () => void;
 }
 
 /**
@@ -147,9 +160,11 @@ export function webhook<Y extends { update_id: number }, R>(
         },
         intake.queue.length,
         intake.queue.parkedCount,
+        intake.queue.freeSlots,
       ),
       webhook: { ...intake.counters },
     }),
+    observe: (observer) => intake.metrics.observers.add(observer),
   };
 }
 
