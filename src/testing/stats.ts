@@ -24,6 +24,8 @@ export interface FakeBotApiStats {
   methodCalls: Record<string, number>;
   /** Highest number of `getUpdates` requests open at the same time (2 or more means overlapping polls). */
   maxConcurrentPolls: number;
+  /** TCP connections accepted (a keep-alive client opens few). */
+  connections: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export class CallLog {
     redelivered: 0,
     methodCalls: {},
     maxConcurrentPolls: 0,
+    connections: 0,
   };
   private recorded: RecordedCall[] = [];
   private lastGetUpdates: RecordedCall | undefined;
@@ -97,5 +100,6 @@ export class CallLog {
     stats.redelivered = 0;
     for (const key of Object.keys(stats.methodCalls)) delete stats.methodCalls[key];
     stats.maxConcurrentPolls = openPolls;
+    stats.connections = 0;
   }
 }
