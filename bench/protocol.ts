@@ -32,6 +32,10 @@ export type Job =
       /** Handler time; 0 for a no-op handler. */
       delayMs: number;
       seq: boolean;
+      /** Every update is answered with `ctx.reply` (and counted once that resolves). */
+      reply?: boolean;
+      /** The bot's API calls go through `createFetch()` from grammy-runner/fetch. */
+      fastClient?: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
       /**
@@ -129,6 +133,8 @@ export interface ServerStats {
   delivered: number;
   redelivered: number;
   pending: number;
+  /** TCP connections the server has accepted so far. */
+  connections: number;
 }
 
 export interface ServerReplies {

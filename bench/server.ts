@@ -57,6 +57,7 @@ async function execute(command: ServerCommand): Promise<ServerReplies[ServerComm
         delivered: s.delivered,
         redelivered: s.redelivered,
         pending: api.pending(),
+        connections: s.connections,
       };
     }
   }

@@ -6,6 +6,7 @@ import { subscribe } from "node:diagnostics_channel";
 import type { ClientRequest } from "node:http";
 import { run as theirRun, sequentialize as theirSequentialize } from "@grammyjs/runner";
 import { Bot, type Context, type Middleware } from "grammy";
+import { createFetch } from "../../src/client/index.js";
 import {
   run as ourRun,
   sequentialize as ourSequentialize,
@@ -19,14 +20,17 @@ type PushMessages = Omit<Extract<ServerCommand, { cmd: "pushMessages" }>, "cmd">
 
 /**
  * A bot for the fake server, with `backlog` (if any) pushed there first and
- * `bot.init()` done, so that getMe is out of the way.
+ * `bot.init()` done, so that getMe is out of the way. With `fastClient`, its
+ * API calls go through `createFetch()`.
  */
 export async function fakeServerBot(
   srv: ServerAddress | undefined,
   backlog?: PushMessages,
+  fastClient = false,
 ): Promise<Bot> {
   if (srv === undefined) throw new Error("this job needs the fake server");
-  const bot = new Bot(srv.token, { client: { apiRoot: srv.url } });
+  const client = fastClient ? { apiRoot: srv.url, fetch: createFetch() } : { apiRoot: srv.url };
+  const bot = new Bot(srv.token, { client });
   if (backlog !== undefined) await server({ cmd: "pushMessages", ...backlog });
   await bot.init();
   return bot;

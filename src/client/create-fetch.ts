@@ -52,17 +52,22 @@ export interface BotApiFetch {
   close(): Promise<void>;
 }
 
-/** The fields of `FetchInit` the client reads or may ignore; anything else is refused. */
-const KNOWN_INIT = new Set([
-  "method",
-  "headers",
-  "body",
-  "signal",
-  "agent",
-  "compress",
-  "duplex",
-  "keepalive",
-]);
+/** Whether the client reads or may ignore this field of `FetchInit`; anything else is refused. */
+function isKnownInit(key: string): boolean {
+  switch (key) {
+    case "method":
+    case "headers":
+    case "body":
+    case "signal":
+    case "agent":
+    case "compress":
+    case "duplex":
+    case "keepalive":
+      return true;
+    default:
+      return false;
+  }
+}
 const JSON_HEADERS = ["content-type", "application/json"];
 
 /**
@@ -115,7 +120,7 @@ function requestOptions(
 ): Dispatcher.DispatchOptions {
   if (init === undefined) return { origin, path, method: "GET" };
   for (const key in init) {
-    if (!KNOWN_INIT.has(key))
+    if (!isKnownInit(key))
       throw new TypeError(
         `createFetch(): \`${key}\` in the fetch options (grammY's \`client.baseFetchConfig\`) cannot be honoured; remove it. Timeouts: grammY's \`client.timeoutSeconds\` or createFetch({ headersTimeout }).`,
       );

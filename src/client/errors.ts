@@ -61,6 +61,9 @@ function isPlainAgent(agent: unknown): boolean {
   return Object.keys(options).every((key) => PLAIN_AGENT_OPTIONS.has(key));
 }
 
+/** The agent last found plain. */
+let lastPlainAgent: unknown;
+
 /** Options of a node Agent that only shape its pooling, which the client does itself. */
 const PLAIN_AGENT_OPTIONS = new Set([
   "keepAlive",
@@ -81,7 +84,12 @@ const PLAIN_AGENT_OPTIONS = new Set([
  * options or an agent function cannot be, and must not be dropped silently.
  */
 export function checkAgent(agent: unknown): void {
-  if (agent === undefined || isPlainAgent(agent)) return;
+  // grammY passes the same agent in every call: check it once.
+  if (agent === undefined || agent === lastPlainAgent) return;
+  if (isPlainAgent(agent)) {
+    lastPlainAgent = agent;
+    return;
+  }
   const what =
     typeof agent === "function"
       ? "a function"
