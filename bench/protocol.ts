@@ -6,14 +6,11 @@
 
 /**
  * The implementations measured, plus `floor` for the no-runner baselines.
- * `ours-http` is ours with `runner: { transport: "node-http" }` (getUpdates
- * over plain node:http instead of grammY's client).
  */
-export type Impl = "ours" | "ours-http" | "runner" | "start" | "floor";
+export type Impl = "ours" | "runner" | "start" | "floor";
 
 export const IMPL_LABELS: Record<Impl, string> = {
   ours: "grammy-runner",
-  "ours-http": "grammy-runner (node-http)",
   runner: "@grammyjs/runner",
   start: "bot.start()",
   floor: "grammY alone",

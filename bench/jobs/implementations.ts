@@ -1,9 +1,7 @@
 /**
- * The implementations under test, driven the same way: grammy-runner's run()
- * (over grammY's client or node:http), @grammyjs/runner's run() and bot.start().
+ * The implementations under test, driven the same way: grammy-runner's run(),
+ * @grammyjs/runner's run() and bot.start().
  */
-import { subscribe } from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
 import { run as theirRun, sequentialize as theirSequentialize } from "@grammyjs/runner";
 import { Bot, type Context, type Middleware } from "grammy";
 import { createFetch } from "../../src/client/index.js";
@@ -36,15 +34,8 @@ export async function fakeServerBot(
   return bot;
 }
 
-/**
- * Counts getUpdates calls and notes the time and CPU of the first one: in
- * grammY's API transformer, or, for `ours-http` (whose getUpdates bypasses
- * `bot.api`), when node:http creates a request whose path ends in /getUpdates.
- */
-export function probeGetUpdates(
-  bot: Bot,
-  impl: Impl,
-): { calls: number; firstAt: number; firstCpu: number } {
+/** Counts getUpdates calls in grammY's API transformer and notes the time and CPU of the first one. */
+export function probeGetUpdates(bot: Bot): { calls: number; firstAt: number; firstCpu: number } {
   const probe = { calls: 0, firstAt: 0, firstCpu: 0 };
   const called = (): void => {
     if (probe.calls++ === 0) {
@@ -52,13 +43,6 @@ export function probeGetUpdates(
       probe.firstCpu = cpuMicros();
     }
   };
-  if (impl === "ours-http") {
-    subscribe("http.client.request.start", (message) => {
-      const { request } = message as { request: ClientRequest };
-      if (request.path.endsWith("/getUpdates")) called();
-    });
-    return probe;
-  }
   bot.api.config.use((prev, method, payload, signal) => {
     if (method === "getUpdates") called();
     return prev(method, payload, signal);
@@ -72,7 +56,7 @@ function chatKey(ctx: Context): string {
 
 /** The implementation's own sequentialize, by chat. */
 export function sequentializeOf(impl: Impl): Middleware<Context> {
-  if (impl === "ours" || impl === "ours-http") return ourSequentialize(chatKey);
+  if (impl === "ours") return ourSequentialize(chatKey);
   if (impl === "runner") return theirSequentialize(chatKey);
   throw new Error(`no sequentialize for ${impl}`);
 }
@@ -87,14 +71,10 @@ export interface Driver {
 /** Starts polling with `impl`; `concurrency` is the sink's, `journal` ours only. */
 export function start(impl: Impl, bot: Bot, concurrency?: number, journal?: UpdateJournal): Driver {
   const sink = concurrency === undefined ? undefined : { concurrency };
-  if (journal !== undefined && impl !== "ours" && impl !== "ours-http")
-    throw new Error(`no journal for ${impl}`);
+  if (journal !== undefined && impl !== "ours") throw new Error(`no journal for ${impl}`);
   switch (impl) {
-    case "ours":
-    case "ours-http": {
-      const runner =
-        impl === "ours-http" ? { silent: true, transport: "node-http" as const } : { silent: true };
-      const handle = ourRun(bot, { runner, sink, journal });
+    case "ours": {
+      const handle = ourRun(bot, { runner: { silent: true }, sink, journal });
       return { stop: () => handle.stop(), ended: async () => void (await handle.task()) };
     }
     case "runner": {

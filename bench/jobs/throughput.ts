@@ -33,7 +33,7 @@ export async function throughput(
     job.fastClient === true,
   );
   const connectionsBefore = (await server({ cmd: "stats" })).connections;
-  const probe = probeGetUpdates(bot, impl);
+  const probe = probeGetUpdates(bot);
   let errors = 0;
   bot.catch(() => {
     errors++;

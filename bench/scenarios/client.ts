@@ -21,10 +21,6 @@ export function clientScenario(reply: boolean): Scenario {
     { label: "createFetch / runner", a: "ours-fetch", b: "runner" },
     { label: "ours / runner (default client)", a: "ours", b: "runner" },
   ];
-  if (!reply) {
-    columns.push({ id: "ours-http", impl: "ours-http", label: "grammy-runner (node-http)" });
-    ratios.push({ label: "createFetch / node-http", a: "ours-fetch", b: "ours-http" });
-  }
   return {
     name,
     title: `${name}: ${int(UPDATES)} updates over ${int(CHATS)} chats, ${reply ? "every update answered with ctx.reply (counted when it resolves)" : "no-op handler"}; grammY's default client and createFetch()`,
@@ -43,6 +39,6 @@ export function clientScenario(reply: boolean): Scenario {
       fastClient: id === "ours-fetch",
     }),
     metrics: [...THROUGHPUT_METRICS, CONNECTIONS],
-    note: `createFetch() is \`new Bot(token, { client: { fetch: createFetch() } })\` with its defaults (32 connections per origin); the other columns use grammY's default client (node-fetch with a keep-alive agent). "connections opened" counts the TCP connections the fake server accepted during the run. Targets: createFetch / runner ≥ ${reply ? "1.5 for updates/s and ≤ 0.65 for CPU per update" : "1.3 for updates/s"}${reply ? "" : "; createFetch / node-http ≥ 0.9 for updates/s decides whether runner.transport stays"}.`,
+    note: `createFetch() is \`new Bot(token, { client: { fetch: createFetch() } })\` with its defaults (32 connections per origin); the other columns use grammY's default client (node-fetch with a keep-alive agent). "connections opened" counts the TCP connections the fake server accepted during the run. Targets: createFetch / runner ≥ ${reply ? "1.5 for updates/s and ≤ 0.65 for CPU per update" : "1.3 for updates/s"}.`,
   };
 }
