@@ -147,6 +147,21 @@ describe("createFetch() as grammY's client.fetch", () => {
     expect(api.stats.maxConcurrentPolls).toBe(1);
   });
 
+  it("drops a call aborted while it waits for a free connection, before sending it", async () => {
+    const { api } = ctx;
+    const bot = fastBot(api, { connections: 1 });
+    const poll = bot.api.getUpdates({ timeout: 30 });
+    await api.waitFor((a) => a.stats.getUpdatesCalls === 1);
+    const controller = new AbortController();
+    const queued = bot.api.sendMessage(1, "never", {}, controller.signal as never);
+    controller.abort();
+    expect((await failure(queued)).name).toBe("HttpError");
+    api.pushMessage(1);
+    await expect(poll).resolves.toHaveLength(1);
+    await bot.api.sendMessage(1, "after");
+    expect(api.calls("sendMessage").map((c) => c.params.text)).toEqual(["after"]);
+  });
+
   it("keeps grammY's timeoutSeconds", async () => {
     const { api } = ctx;
     const bot = fastBot(api, undefined, { timeoutSeconds: 0.2 });
