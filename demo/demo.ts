@@ -6,6 +6,7 @@
 // With BOT_TOKEN set, the same bot runs against Telegram instead.
 import { parseArgs } from "node:util";
 import { Bot, type Context, type SessionFlavor, session } from "grammy";
+import { createFetch } from "../src/client/index.js";
 import { run, sequentialize } from "../src/index.js";
 import { createFakeBotApi, type FakeBotApi } from "../src/testing/index.js";
 import { serveMetrics } from "./metrics.js";
@@ -45,10 +46,9 @@ const FLOOD_CHAT = 1;
 async function main(): Promise<void> {
   const token = process.env.BOT_TOKEN;
   const api: FakeBotApi | undefined = token ? undefined : await createFakeBotApi();
-  const bot = new Bot<DemoContext>(
-    token ?? (api as FakeBotApi).token,
-    api ? { client: { apiRoot: api.url } } : {},
-  );
+  const bot = new Bot<DemoContext>(token ?? (api as FakeBotApi).token, {
+    client: { fetch: createFetch(), ...(api ? { apiRoot: api.url } : {}) },
+  });
   const chatKey = (ctx: Context) => ctx.chat?.id.toString();
   let errors = 0;
   bot.use(sequentialize(chatKey));
