@@ -159,14 +159,19 @@ describe("run() with a journal", () => {
     const timedOut: number[] = [];
     let running = 0;
     let peak = 0;
+    // Update 3 waits for this gate, opened only after the checks, so it times
+    // out whatever the host's load; the others take 5 ms, far under the limit.
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     bot.catch((err) => void caught.push(err.ctx.update.update_id));
     bot.on("message", async (c) => {
       running++;
       peak = Math.max(peak, running);
       try {
         const id = c.update.update_id;
-        if (id === 3)
-          await new Promise((r) => setTimeout(r, 200)); // times out
+        if (id === 3) await gate;
         else await new Promise((r) => setTimeout(r, 5));
         if (id % 4 === 0) throw new Error(`boom ${id}`);
       } finally {
@@ -177,11 +182,12 @@ describe("run() with a journal", () => {
       journal: fileJournal(dir),
       sink: {
         concurrency: 3,
-        timeout: { milliseconds: 100, handler: (u) => void timedOut.push(u.update_id) },
+        timeout: { milliseconds: 1_000, handler: (u) => void timedOut.push(u.update_id) },
       },
     });
     await until(() => handle.stats().handled === 12);
     await handle.stop();
+    release();
     expect(peak).toBeLessThanOrEqual(3);
     expect(caught).toEqual([4, 8, 12]);
     expect(timedOut).toEqual([3]);
