@@ -1,4 +1,5 @@
-import { type BotAdapter, checkBot } from "../fetch/bot-adapter.js";
+import { type Cluster, type ClusterStats, checkCluster } from "../cluster/cluster.js";
+import { type BotAdapter, botInfoOf, checkBot } from "../fetch/bot-adapter.js";
 import { createFetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
 import { checkJournal, type UpdateJournal } from "../journal/journal.js";
@@ -38,6 +39,13 @@ export interface RunOptions<Y> {
    * loses the updates being handled. See `fileJournal()` and `isReplayed()`.
    */
   journal?: UpdateJournal<Y extends { update_id: number } ? Y : never>;
+  /**
+   * Runs this process as one replica of several: one replica polls Telegram,
+   * the fetched updates are stored and shared out by chat, and a replica that
+   * dies is replaced. See `redisCluster()` from `grammy-runner/redis`. Not
+   * together with `journal`.
+   */
+  cluster?: Cluster;
 }
 
 /**
@@ -82,8 +90,8 @@ export interface RunnerHandle {
  * ```
  */
 export interface RunHandle extends RunnerHandle {
-  /** Current counters and handler-latency percentiles. */
-  stats: () => RunnerStats;
+  /** Current counters and handler-latency percentiles; `cluster` with the `cluster` option. */
+  stats: () => RunnerStats & { cluster?: ClusterStats };
 }
 
 interface Lifecycle {
@@ -197,7 +205,7 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
   };
 }
 
-const RUN_KEYS = ["source", "runner", "sink", "journal"] as const;
+const RUN_KEYS = ["source", "runner", "sink", "journal", "cluster"] as const;
 
 /**
  * Runs a grammY bot with concurrent long polling and returns a handle to it.
@@ -236,12 +244,26 @@ export function run<Y extends { update_id: number }, R>(
   const fetcher = createFetcher(bot, opts.runner);
   const metrics = new SinkMetrics();
   const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
+  if (journal !== undefined && opts.cluster !== undefined)
+    throw new TypeError(
+      "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
+    );
+  const member =
+    opts.cluster === undefined
+      ? undefined
+      : checkCluster(opts.cluster).join<Y>({
+          fetcher,
+          botId: () => botInfoOf(bot).id,
+          silent: fetcher.silent,
+        });
   const source = createSource(
     {
       supply:
-        journaling === undefined
-          ? fetcher.fetch
-          : (batchSize, signal) => journaling.supply(batchSize, signal),
+        member !== undefined
+          ? (batchSize, signal) => member.supply(batchSize, signal)
+          : journaling === undefined
+            ? fetcher.fetch
+            : (batchSize, signal) => journaling.supply(batchSize, signal),
     },
     opts.source,
   );
@@ -265,29 +287,40 @@ export function run<Y extends { update_id: number }, R>(
       onSettled: (update, milliseconds) => {
         metrics.record(milliseconds);
         journaling?.markDone(update);
+        member?.settle(update);
       },
       onTimeout: (update, task) => {
         metrics.timedOut++;
         log(`update ${update.update_id} timed out`);
         // The runner has given up on it: a crash from here on must not replay it.
         journaling?.markDone(update);
+        member?.settle(update);
         onTimeout(update, task);
       },
     },
   );
   const handle = runnerOf(source, sink, {
     silent: fetcher.silent,
-    afterDrain: journaling === undefined ? fetcher.confirm : () => journaling.afterDrain(),
+    afterDrain:
+      member !== undefined
+        ? () => member.afterDrain()
+        : journaling === undefined
+          ? fetcher.confirm
+          : () => journaling.afterDrain(),
     // Also after a failure: free the transport's connection and the journal's lock.
     onEnd: async () => {
       fetcher.close();
       await journaling?.close();
+      await member?.close();
     },
   });
   handle.start();
   return {
     ...handle,
-    stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
+    stats: () => {
+      const snapshot = metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount);
+      return member === undefined ? snapshot : { ...snapshot, cluster: member.stats() };
+    },
   };
 }
 
