@@ -9,12 +9,15 @@ import {
   type Keys,
   type RedisLike,
   SCRIPTS,
+  streamsOf,
 } from "./redis-store.js";
 import type { StoreHealth } from "./store-health.js";
 
 const log = logger("cluster");
 /** How long one XREADGROUP waits for entries: also how soon new partitions are read. */
 const BLOCK_MS = 250;
+/** Longest time between heartbeats. */
+const HEARTBEAT_MS = 1_000;
 
 /** Where an update handed out came from, so that its settle can acknowledge it. */
 interface Origin {
@@ -66,7 +69,8 @@ export class Partitions<Y extends { update_id: number }> {
       try {
         await this.heartbeat();
         this.health.ok();
-        await sleep(this.leaseMs / 4, signal);
+        // Often enough to rebalance within a second, and at least 4 times per lease.
+        await sleep(Math.min(this.leaseMs / 4, HEARTBEAT_MS), signal);
       } catch (error) {
         if (signal.aborted) break;
         await this.health.failed("renewing partition leases", error, signal);
@@ -128,7 +132,7 @@ export class Partitions<Y extends { update_id: number }> {
       this.reading = [];
     }
     const out: Y[] = [];
-    for (const [stream, list] of Array.isArray(reply) ? (reply as [string, unknown][]) : []) {
+    for (const [stream, list] of streamsOf(reply)) {
       const p = this.keys.streams.indexOf(stream);
       if (p >= 0) out.push(...this.take(p, entriesOf(list), false));
     }

@@ -146,6 +146,20 @@ export interface Entry {
   json: string;
 }
 
+/**
+ * The `[stream, entries]` pairs of an XREADGROUP reply, which node-redis
+ * gives as an object keyed by stream (or as RESP pairs, or a Map).
+ */
+export function streamsOf(reply: unknown): [string, unknown][] {
+  if (reply === null || typeof reply !== "object") return [];
+  if (reply instanceof Map) return [...reply.entries()] as [string, unknown][];
+  if (Array.isArray(reply))
+    return reply.filter(
+      (pair): pair is [string, unknown] => Array.isArray(pair) && typeof pair[0] === "string",
+    );
+  return Object.entries(reply);
+}
+
 /** The entries of one stream's part of an XREADGROUP or XAUTOCLAIM reply. */
 export function entriesOf(list: unknown): Entry[] {
   const out: Entry[] = [];
