@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { run, sequentialize } from "../../src/index.js";
 import type { RedisClient } from "../../src/cluster/redis-options.js";
+import { run, sequentialize } from "../../src/index.js";
 import { redisCluster } from "../../src/redis/index.js";
 import { botFor, failOnUnhandled, useFakeApi } from "../helpers/bot.js";
 import { connectRedis, dropKeys, keysOf, redisUrl, uniqueName } from "../helpers/redis.js";
@@ -28,9 +28,12 @@ function newName(label: string): string {
   return name;
 }
 
-
 /** A replica: a bot that records, per chat, the update_ids it handled. */
-function replica(name: string, seen: Map<number, number[]>, options: { leaseMilliseconds?: number } = {}) {
+function replica(
+  name: string,
+  seen: Map<number, number[]>,
+  options: { leaseMilliseconds?: number } = {},
+) {
   const bot = botFor(ctx.api);
   bot.use(sequentialize((c) => c.chat?.id.toString()));
   bot.on("message", async (c) => {
@@ -41,7 +44,12 @@ function replica(name: string, seen: Map<number, number[]>, options: { leaseMill
   });
   return run(bot, {
     runner: { silent: true },
-    cluster: redisCluster({ url, name, leaseMilliseconds: options.leaseMilliseconds ?? 1_500, partitions: 8 }),
+    cluster: redisCluster({
+      url,
+      name,
+      leaseMilliseconds: options.leaseMilliseconds ?? 1_500,
+      partitions: 8,
+    }),
   });
 }
 
@@ -51,9 +59,17 @@ describe("redisCluster()", () => {
     const seen = new Map<number, number[]>();
     const updates = ctx.api.pushMessages({ count: 300, chats: 12 });
     const handle = replica(name, seen);
-    await ctx.api.waitFor(() => [...seen.values()].reduce((n, l) => n + l.length, 0) === 300, 15_000);
+    await ctx.api.waitFor(
+      () => [...seen.values()].reduce((n, l) => n + l.length, 0) === 300,
+      15_000,
+    );
     const stats = handle.stats();
-    expect(stats.cluster).toMatchObject({ role: "leader", takeovers: 1, written: 300, replayed: 0 });
+    expect(stats.cluster).toMatchObject({
+      role: "leader",
+      takeovers: 1,
+      written: 300,
+      replayed: 0,
+    });
     expect(stats.cluster?.partitions).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     await handle.stop();
     await expect(handle.task()).resolves.toBeUndefined();
@@ -62,7 +78,8 @@ describe("redisCluster()", () => {
     expect(ctx.api.stats.maxConcurrentPolls).toBe(1);
     // Acknowledged entries are deleted; the leases are released.
     const left = await keysOf(admin, name);
-    for (const key of left) if (key.includes(":s:")) expect(await admin.sendCommand(["XLEN", key])).toBe(0);
+    for (const key of left)
+      if (key.includes(":s:")) expect(await admin.sendCommand(["XLEN", key])).toBe(0);
     expect(left.some((k) => k.endsWith(":leader") || k.includes(":part:"))).toBe(false);
   });
 
@@ -71,9 +88,15 @@ describe("redisCluster()", () => {
     const seen = new Map<number, number[]>();
     const handles = [replica(name, seen), replica(name, seen), replica(name, seen)];
     const updates = ctx.api.pushMessages({ count: 600, chats: 40 });
-    await ctx.api.waitFor(() => [...seen.values()].reduce((n, l) => n + l.length, 0) >= 600, 20_000);
+    await ctx.api.waitFor(
+      () => [...seen.values()].reduce((n, l) => n + l.length, 0) >= 600,
+      20_000,
+    );
     // Wait for the rebalance to settle, then check the spread.
-    await ctx.api.waitFor(() => handles.every((h) => (h.stats().cluster?.partitions.length ?? 0) >= 2), 10_000);
+    await ctx.api.waitFor(
+      () => handles.every((h) => (h.stats().cluster?.partitions.length ?? 0) >= 2),
+      10_000,
+    );
     const roles = handles.map((h) => h.stats().cluster?.role);
     expect(roles.filter((r) => r === "leader")).toHaveLength(1);
     const owned = handles.flatMap((h) => h.stats().cluster?.partitions ?? []);
@@ -100,7 +123,10 @@ describe("redisCluster()", () => {
     // Far below the 30 s lease: the lease was released, not left to expire.
     expect(Date.now() - stoppedAt).toBeLessThan(3_000);
     ctx.api.pushMessages({ count: 50, chats: 5 });
-    await ctx.api.waitFor(() => [...seen.values()].reduce((n, l) => n + l.length, 0) === 50, 10_000);
+    await ctx.api.waitFor(
+      () => [...seen.values()].reduce((n, l) => n + l.length, 0) === 50,
+      10_000,
+    );
     expect(second.stats().cluster?.partitions).toHaveLength(8);
     await second.stop();
     expect(ctx.api.stats.maxConcurrentPolls).toBe(1);

@@ -90,7 +90,12 @@ export async function dropKeys(client: RedisClient, name: string): Promise<void>
   let cursor = "0";
   do {
     const [next, keys] = (await client.sendCommand([
-      "SCAN", cursor, "MATCH", `grammy-runner:{${name}}:*`, "COUNT", "1000",
+      "SCAN",
+      cursor,
+      "MATCH",
+      `grammy-runner:{${name}}:*`,
+      "COUNT",
+      "1000",
     ])) as [string, string[]];
     cursor = next;
     if (keys.length > 0) await client.sendCommand(["DEL", ...keys]);
