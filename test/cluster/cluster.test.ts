@@ -1,9 +1,19 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RedisClient } from "../../src/cluster/redis-options.js";
 import { run, sequentialize } from "../../src/index.js";
 import { redisCluster } from "../../src/redis/index.js";
 import { botFor, failOnUnhandled, useFakeApi } from "../helpers/bot.js";
-import { connectRedis, dropKeys, keysOf, redisUrl, uniqueName } from "../helpers/redis.js";
+import {
+  connectRedis,
+  dropKeys,
+  keysOf,
+  redisUrl,
+  startRedisServer,
+  uniqueName,
+} from "../helpers/redis.js";
 
 const ctx = useFakeApi();
 failOnUnhandled();
@@ -32,7 +42,7 @@ function newName(label: string): string {
 function replica(
   name: string,
   seen: Map<number, number[]>,
-  options: { leaseMilliseconds?: number } = {},
+  options: { leaseMilliseconds?: number; url?: string } = {},
 ) {
   const bot = botFor(ctx.api);
   bot.use(sequentialize((c) => c.chat?.id.toString()));
@@ -45,7 +55,7 @@ function replica(
   return run(bot, {
     runner: { silent: true },
     cluster: redisCluster({
-      url,
+      url: options.url ?? url,
       name,
       leaseMilliseconds: options.leaseMilliseconds ?? 1_500,
       partitions: 8,
@@ -131,4 +141,36 @@ describe("redisCluster()", () => {
     await second.stop();
     expect(ctx.api.stats.maxConcurrentPolls).toBe(1);
   });
+
+  it("pauses while Redis restarts and loses nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "grammy-runner-redis-"));
+    let server = await startRedisServer(dir);
+    const name = uniqueName("restart");
+    const seen = new Map<number, number[]>();
+    const count = () => [...seen.values()].reduce((n, l) => n + l.length, 0);
+    const handles = [
+      replica(name, seen, { url: server.url }),
+      replica(name, seen, { url: server.url }),
+    ];
+    try {
+      const first = ctx.api.pushMessages({ count: 200, chats: 20 });
+      await ctx.api.waitFor(() => count() >= 50, 10_000);
+      server.process.kill("SIGKILL");
+      await new Promise((r) => setTimeout(r, 1_000));
+      const during = ctx.api.pushMessages({ count: 100, chats: 20 });
+      server = await startRedisServer(dir, server.port);
+      await ctx.api.waitFor(() => new Set([...seen.values()].flat()).size === 300, 20_000);
+      await Promise.all(handles.map((h) => h.stop()));
+      for (const h of handles) await expect(h.task()).resolves.toBeUndefined();
+      const firsts = new Map<number, number[]>();
+      for (const [chat, list] of seen) firsts.set(chat, [...new Set(list)]);
+      for (const list of firsts.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
+      expect(ctx.api.stats.maxConcurrentPolls).toBe(1);
+      expect(ctx.api.stats.confirmedOffset).toBe(during[during.length - 1].update_id + 1);
+      expect(first[0].update_id).toBe(1);
+    } finally {
+      server.process.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
