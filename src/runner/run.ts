@@ -1,6 +1,11 @@
-import { type Cluster, type ClusterStats, checkCluster } from "../cluster/cluster.js";
+import {
+  type Cluster,
+  type ClusterMember,
+  type ClusterStats,
+  checkCluster,
+} from "../cluster/cluster.js";
 import { type BotAdapter, botInfoOf, checkBot } from "../fetch/bot-adapter.js";
-import { createFetcher } from "../fetch/fetcher.js";
+import { createFetcher, type Fetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
 import { checkJournal, type UpdateJournal } from "../journal/journal.js";
 import { Journaling } from "../journal/journaled.js";
@@ -244,26 +249,13 @@ export function run<Y extends { update_id: number }, R>(
   const fetcher = createFetcher(bot, opts.runner);
   const metrics = new SinkMetrics();
   const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
-  if (journal !== undefined && opts.cluster !== undefined)
-    throw new TypeError(
-      "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
-    );
-  const member =
-    opts.cluster === undefined
-      ? undefined
-      : checkCluster(opts.cluster).join<Y>({
-          fetcher,
-          botId: () => botInfoOf(bot).id,
-          silent: fetcher.silent,
-        });
+  const member = joinCluster(opts.cluster, journal, fetcher, () => botInfoOf(bot).id);
   const source = createSource(
     {
       supply:
-        member !== undefined
-          ? (batchSize, signal) => member.supply(batchSize, signal)
-          : journaling === undefined
-            ? fetcher.fetch
-            : (batchSize, signal) => journaling.supply(batchSize, signal),
+        member?.supply.bind(member) ??
+        journaling?.supply.bind(journaling) ??
+        ((batchSize, signal) => fetcher.fetch(batchSize, signal)),
     },
     opts.source,
   );
@@ -322,6 +314,21 @@ export function run<Y extends { update_id: number }, R>(
       return member === undefined ? snapshot : { ...snapshot, cluster: member.stats() };
     },
   };
+}
+
+/** The `cluster` option's membership for this run, if given (not with a journal). */
+function joinCluster<Y extends { update_id: number }>(
+  cluster: unknown,
+  journal: unknown,
+  fetcher: Fetcher<Y>,
+  botId: () => number,
+): ClusterMember<Y> | undefined {
+  if (cluster === undefined) return undefined;
+  if (journal !== undefined)
+    throw new TypeError(
+      "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
+    );
+  return checkCluster(cluster).join<Y>({ fetcher, botId, silent: fetcher.silent });
 }
 
 function printHandlerFailure(error: unknown): void {
