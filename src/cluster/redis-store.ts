@@ -72,7 +72,9 @@ return 0`;
  * The fenced write of a batch: refused (-1) unless the leader lease holds the
  * writer's token; skips update_ids at or below the highest stored one (a new
  * leader fetching a batch again); moves the offset forward. Returns
- * `{written, total entries in all streams}`.
+ * `{written, total entries in all streams}`. Both marks expire after 6 days
+ * without a batch: after a week without updates, Telegram may number the
+ * next one at random, possibly below them.
  * KEYS: leader, hw, offset, streams...; ARGV: lease value, next offset, then
  * (partition, update_id, JSON) triples.
  */
@@ -88,8 +90,9 @@ for i = 3, #ARGV, 3 do
     n = n + 1
   end
 end
-redis.call('SET', KEYS[2], hw)
+redis.call('SET', KEYS[2], hw, 'EX', 518400)
 if tonumber(ARGV[2]) > tonumber(redis.call('GET', KEYS[3]) or '0') then redis.call('SET', KEYS[3], ARGV[2]) end
+redis.call('EXPIRE', KEYS[3], 518400)
 local total = 0
 for k = 4, #KEYS do total = total + redis.call('XLEN', KEYS[k]) end
 return {n, total}`;
