@@ -24,7 +24,7 @@ function replica(label: string) {
   return run(bot, {
     cluster: redisCluster({
       url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-      name: "example",
+      name: `example-${process.pid}`,
     }),
   });
 }
