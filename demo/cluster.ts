@@ -43,6 +43,7 @@ async function replica(): Promise<void> {
   });
   setInterval(() => {
     const c = handle.stats().cluster;
+    if (!process.connected) process.exit(0);
     process.send?.({ role: c?.role, partitions: c?.partitions, handled, replayed: c?.replayed });
   }, 250);
   // Ctrl-C reaches the whole process group: the orchestrator stops the replicas itself.

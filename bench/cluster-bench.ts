@@ -1,8 +1,8 @@
 /**
  * The cluster's benchmarks, apart from bench/run.mjs (they need Redis):
- *   node scripts/run-ts.mjs bench/cluster.ts failover [kills=10] [leaseMs=10000]
- *   node scripts/run-ts.mjs bench/cluster.ts scale [updates=4000]
- *   node scripts/run-ts.mjs bench/cluster.ts overhead [updates=20000]
+ *   node scripts/run-ts.mjs bench/cluster-bench.ts failover [kills=10] [leaseMs=10000]
+ *   node scripts/run-ts.mjs bench/cluster-bench.ts scale [updates=4000]
+ *   node scripts/run-ts.mjs bench/cluster-bench.ts overhead [updates=20000]
  * failover: 3 replica processes; the leader is SIGKILLed, then one update is
  * pushed; the time until it is handled (by the new leader's first fetch).
  * scale: a CPU-bound handler (about 1 ms per update), 2 replica processes
@@ -59,7 +59,10 @@ function replica(): void {
       leaseMilliseconds: Number(env.BENCH_LEASE ?? 10_000),
     }),
   });
-  setInterval(() => process.send?.(handle.stats().cluster), 100);
+  setInterval(() => {
+    if (process.connected) process.send?.(handle.stats().cluster);
+    else process.exit(0);
+  }, 100);
   process.on("message", () => void handle.stop().then(() => process.exit(0)));
 }
 
@@ -102,9 +105,13 @@ async function stopAll(replicas: Replica[]): Promise<void> {
   );
 }
 
-const replies = (api: FakeBotApi) => api.stats.methodCalls.sendMessage ?? 0;
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+function replies(api: FakeBotApi): number {
+  return api.stats.methodCalls.sendMessage ?? 0;
+}
+
+function percentile(xs: number[], p: number): number {
+  return [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+}
 
 async function failover(kills: number, leaseMs: number): Promise<void> {
   const api = await createFakeBotApi();
