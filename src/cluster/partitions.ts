@@ -49,6 +49,8 @@ export class Partitions<Y extends { update_id: number }> {
   private flushing: Promise<void> | undefined;
   private reading: number[] = [];
   private readonly groups = new Set<number>();
+  /** performance.now() until which the partition leases surely hold (the last heartbeat's). */
+  private validUntil = 0;
 
   constructor(
     private readonly redis: RedisLike,
@@ -58,6 +60,10 @@ export class Partitions<Y extends { update_id: number }> {
     private readonly leaseMs: number,
     private readonly health: StoreHealth,
   ) {}
+
+  private leased(): boolean {
+    return performance.now() < this.validUntil;
+  }
 
   owned(): number[] {
     return [...this.held].sort((a, b) => a - b);
@@ -83,6 +89,7 @@ export class Partitions<Y extends { update_id: number }> {
 
   /** One heartbeat: membership, lease renewal, gains and losses, releases. */
   async heartbeat(): Promise<void> {
+    const sent = performance.now();
     const held = [...this.held];
     const [members, kept] = (await evalScript(
       this.redis,
@@ -91,6 +98,8 @@ export class Partitions<Y extends { update_id: number }> {
       [this.replica, this.leaseMs, ...held],
     )) as [string[], string[]];
     const keptSet = new Set(kept.map(Number));
+    // Counted from before the renewal was sent, less a margin, as the leader's lease.
+    this.validUntil = sent + this.leaseMs - Math.max(100, this.leaseMs / 10);
     for (const p of held) if (!keptSet.has(p)) this.forget(p, "its lease expired");
     const sorted = [...members].sort();
     const me = sorted.indexOf(this.replica);
@@ -106,6 +115,8 @@ export class Partitions<Y extends { update_id: number }> {
 
   /** Replayed entries first, else new ones; at most about `count`. */
   async next(count: number): Promise<Y[]> {
+    // A replica paused past its leases (starved of CPU, cut off) takes nothing more.
+    if (!this.leased()) return [];
     const claimed = await this.claim(count);
     if (claimed.length > 0) return claimed;
     const live = this.owned().filter((p) => !this.replaying.has(p) && !this.draining.has(p));
@@ -137,7 +148,10 @@ export class Partitions<Y extends { update_id: number }> {
     const out: Y[] = [];
     for (const [stream, list] of streamsOf(reply)) {
       const p = this.keys.streams.indexOf(stream);
-      if (p >= 0) out.push(...this.take(p, entriesOf(list), false));
+      if (p < 0) continue;
+      // Read as the lease ran out: left pending, for whoever holds the partition next.
+      if (!this.leased()) this.replaying.set(p, "0-0");
+      else out.push(...this.take(p, entriesOf(list), false));
     }
     return out;
   }
@@ -250,6 +264,10 @@ export class Partitions<Y extends { update_id: number }> {
       const next = reply[0];
       if (next === "0-0") this.replaying.delete(p);
       else this.replaying.set(p, next);
+      if (!this.leased()) {
+        this.replaying.set(p, start);
+        return [];
+      }
       const updates = this.take(p, entriesOf(reply[1]), true);
       if (updates.length > 0) return updates;
     }

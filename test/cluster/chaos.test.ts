@@ -20,7 +20,7 @@ afterAll(() => admin.destroy());
 const TOTAL = 5_000;
 const CHATS = 200;
 /** Short for a quick test, but long enough for a replica starved of CPU on a busy 2-core runner. */
-const LEASE_MS = 3_000;
+const LEASE_MS = 5_000;
 
 /** Waits until `predicate` holds, checking every 50 ms, or fails after `ms`. */
 async function until(
