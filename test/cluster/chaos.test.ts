@@ -120,4 +120,4 @@ it("3 replicas, SIGKILLs of the leader and others: nothing lost, per-chat order,
     await server.close();
     await dropKeys(admin, name);
   }
-}, 90_000);
+}, 120_000);

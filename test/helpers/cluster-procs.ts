@@ -77,9 +77,9 @@ export async function stopReplica(replica: ReplicaState): Promise<number | null>
   const timer = setTimeout(() => {
     replica.child.kill("SIGKILL");
     console.error(
-      `a replica did not stop within 15 s; its output:\n${replica.output.join("").slice(-3000)}`,
+      `a replica did not stop within 30 s; its output:\n${replica.output.join("").slice(-3000)}`,
     );
-  }, 15_000);
+  }, 30_000);
   const code = await replica.exit;
   clearTimeout(timer);
   return code;
