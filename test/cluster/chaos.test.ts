@@ -1,21 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { RedisClient } from "../../src/cluster/redis-options.js";
+import { expect, it } from "vitest";
 import {
   type ReplicaState,
   ServerProcess,
   startReplica,
   stopReplica,
 } from "../helpers/cluster-procs.js";
-import { connectRedis, dropKeys, redisUrl, uniqueName } from "../helpers/redis.js";
+import { dropKeys, uniqueName, useRedis } from "../helpers/redis.js";
 
-let url: string;
-let admin: RedisClient;
-beforeAll(async () => {
-  url = await redisUrl();
-  admin = await connectRedis(url);
-});
-afterAll(() => admin.destroy());
+const redis = useRedis();
 
 const TOTAL = 5_000;
 const CHATS = 200;
@@ -41,7 +34,7 @@ it("3 replicas, SIGKILLs of the leader and others: nothing lost, per-chat order,
   const env = {
     CLUSTER_API: server.url,
     CLUSTER_TOKEN: server.token,
-    REDIS_URL: url,
+    REDIS_URL: redis.url,
     CLUSTER_NAME: name,
     CLUSTER_LEASE_MS: String(LEASE_MS),
   };
@@ -118,6 +111,6 @@ it("3 replicas, SIGKILLs of the leader and others: nothing lost, per-chat order,
   } finally {
     for (const r of [...replicas, ...killed]) r.child.kill("SIGKILL");
     await server.close();
-    await dropKeys(admin, name);
+    await dropKeys(redis.admin, name);
   }
 }, 120_000);

@@ -1,35 +1,20 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RedisClient } from "../../src/cluster/redis-options.js";
+import { afterEach, describe, expect, it } from "vitest";
 import { run, sequentialize } from "../../src/index.js";
 import { redisCluster } from "../../src/redis/index.js";
 import { botFor, failOnUnhandled, useFakeApi } from "../helpers/bot.js";
-import {
-  connectRedis,
-  dropKeys,
-  keysOf,
-  redisUrl,
-  startRedisServer,
-  uniqueName,
-} from "../helpers/redis.js";
+import { dropKeys, keysOf, startRedisServer, uniqueName, useRedis } from "../helpers/redis.js";
+
+const redis = useRedis();
 
 const ctx = useFakeApi();
 failOnUnhandled();
 
-let url: string;
-let admin: RedisClient;
 const names: string[] = [];
-beforeAll(async () => {
-  url = await redisUrl();
-  admin = await connectRedis(url);
-});
 afterEach(async () => {
-  for (const name of names.splice(0)) await dropKeys(admin, name);
-});
-afterAll(async () => {
-  admin.destroy();
+  for (const name of names.splice(0)) await dropKeys(redis.admin, name);
 });
 
 function newName(label: string): string {
@@ -55,7 +40,7 @@ function replica(
   return run(bot, {
     runner: { silent: true },
     cluster: redisCluster({
-      url: options.url ?? url,
+      url: options.url ?? redis.url,
       name,
       leaseMilliseconds: options.leaseMilliseconds ?? 1_500,
       partitions: 8,
@@ -87,9 +72,9 @@ describe("redisCluster()", () => {
     expect(ctx.api.stats.confirmedOffset).toBe(updates[updates.length - 1].update_id + 1);
     expect(ctx.api.stats.maxConcurrentPolls).toBe(1);
     // Acknowledged entries are deleted; the leases are released.
-    const left = await keysOf(admin, name);
+    const left = await keysOf(redis.admin, name);
     for (const key of left)
-      if (key.includes(":s:")) expect(await admin.sendCommand(["XLEN", key])).toBe(0);
+      if (key.includes(":s:")) expect(await redis.admin.sendCommand(["XLEN", key])).toBe(0);
     expect(left.some((k) => k.endsWith(":leader") || k.includes(":part:"))).toBe(false);
   });
 

@@ -1,21 +1,15 @@
 import { build } from "esbuild";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { RedisClient } from "../../src/cluster/redis-options.js";
 import { run } from "../../src/index.js";
 import { redisCluster } from "../../src/redis/index.js";
 import { botFor, failOnUnhandled, useFakeApi } from "../helpers/bot.js";
-import { connectRedis, dropKeys, freePort, redisUrl, uniqueName } from "../helpers/redis.js";
+import { connectRedis, dropKeys, freePort, uniqueName, useRedis } from "../helpers/redis.js";
+
+const redis = useRedis();
 
 const ctx = useFakeApi();
 failOnUnhandled();
-
-let url: string;
-let admin: RedisClient;
-beforeAll(async () => {
-  url = await redisUrl();
-  admin = await connectRedis(url);
-});
-afterAll(() => admin.destroy());
 
 describe("redisCluster() options", () => {
   it("names the option at fault", () => {
@@ -23,12 +17,14 @@ describe("redisCluster() options", () => {
     expect(() => redisCluster({ url: "http://x" })).toThrow(
       /`url` must be a redis:\/\/ or rediss:\/\/ URL/,
     );
-    expect(() => redisCluster({ url, partitions: 0 })).toThrow(/partitions/);
-    expect(() => redisCluster({ url, leaseMilliseconds: 10 })).toThrow(/leaseMilliseconds/);
-    expect(() => redisCluster({ url, name: "a b" })).toThrow(/`name`/);
-    expect(() => redisCluster({ url, client: {} as RedisClient })).toThrow(/both/);
+    expect(() => redisCluster({ url: redis.url, partitions: 0 })).toThrow(/partitions/);
+    expect(() => redisCluster({ url: redis.url, leaseMilliseconds: 10 })).toThrow(
+      /leaseMilliseconds/,
+    );
+    expect(() => redisCluster({ url: redis.url, name: "a b" })).toThrow(/`name`/);
+    expect(() => redisCluster({ url: redis.url, client: {} as RedisClient })).toThrow(/both/);
     // @ts-expect-error an unknown option
-    expect(() => redisCluster({ url, lease: 5 })).toThrow(/lease/);
+    expect(() => redisCluster({ url: redis.url, lease: 5 })).toThrow(/lease/);
     const bot = botFor(ctx.api);
     expect(() => run(bot, { cluster: {} as never })).toThrow(/`cluster` must be a Cluster/);
   });
@@ -44,21 +40,21 @@ describe("redisCluster() options", () => {
 
   it("refuses a name another bot uses", async () => {
     const name = uniqueName("taken");
-    await admin.sendCommand(["SET", `grammy-runner:{${name}}:bot`, "999"]);
+    await redis.admin.sendCommand(["SET", `grammy-runner:{${name}}:bot`, "999"]);
     try {
       const handle = run(botFor(ctx.api), {
         runner: { silent: true },
-        cluster: redisCluster({ url, name }),
+        cluster: redisCluster({ url: redis.url, name }),
       });
       await expect(handle.task()).rejects.toThrow(/used by bot 999/);
     } finally {
-      await dropKeys(admin, name);
+      await dropKeys(redis.admin, name);
     }
   });
 
   it("takes a connected client and leaves it open", async () => {
     const name = uniqueName("client");
-    const client = await connectRedis(url);
+    const client = await connectRedis(redis.url);
     try {
       const bot = botFor(ctx.api);
       const seen: number[] = [];
@@ -73,7 +69,7 @@ describe("redisCluster() options", () => {
       expect(client.isOpen).toBe(true);
       expect(await client.sendCommand(["PING"])).toBe("PONG");
     } finally {
-      await dropKeys(admin, name);
+      await dropKeys(redis.admin, name);
       client.destroy();
     }
   });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, Socket } from "node:net";
 import { createClient } from "redis";
+import { afterAll, beforeAll } from "vitest";
 import type { RedisClient } from "../../src/cluster/redis-options.js";
 
 /**
@@ -105,4 +106,15 @@ export async function dropKeys(client: RedisClient, name: string): Promise<void>
 /** The keys of the cluster `name` that exist. */
 export async function keysOf(client: RedisClient, name: string): Promise<string[]> {
   return (await client.sendCommand(["KEYS", `grammy-runner:{${name}}:*`])) as string[];
+}
+
+/** The test file's Redis: its URL and an admin client, connected before the tests and closed after. */
+export function useRedis(): { readonly url: string; readonly admin: RedisClient } {
+  const box = {} as { url: string; admin: RedisClient };
+  beforeAll(async () => {
+    box.url = await redisUrl();
+    box.admin = await connectRedis(box.url);
+  });
+  afterAll(() => box.admin?.destroy());
+  return box;
 }
