@@ -73,6 +73,10 @@ export function startReplica(env: Record<string, string>): ReplicaState {
 
 /** Stops a replica gracefully and waits for it to exit. */
 export async function stopReplica(replica: ReplicaState): Promise<number | null> {
+  // A replica still loading its modules has no message listener yet: "stop" would be lost.
+  const ready = Date.now() + 30_000;
+  while (replica.stats === undefined && replica.child.exitCode === null && Date.now() < ready)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   if (replica.child.exitCode === null && replica.child.connected) replica.child.send("stop");
   const timer = setTimeout(() => {
     replica.child.kill("SIGKILL");
