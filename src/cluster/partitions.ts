@@ -116,11 +116,11 @@ export class Partitions<Y extends { update_id: number }> {
   /** Replayed entries first, else new ones; at most about `count`. */
   async next(count: number): Promise<Y[]> {
     // A replica paused past its leases (starved of CPU, cut off) takes nothing more.
-    if (!this.leased()) return [];
+    if (!this.leased()) return idle();
     const claimed = await this.claim(count);
     if (claimed.length > 0) return claimed;
     const live = this.owned().filter((p) => !this.replaying.has(p) && !this.draining.has(p));
-    if (live.length === 0) return [];
+    if (live.length === 0) return idle();
     await this.ensureGroups(live);
     const per = Math.max(1, Math.floor(count / live.length));
     this.reading = live;
@@ -328,4 +328,13 @@ export class Partitions<Y extends { update_id: number }> {
     );
     this.lag = lengths.reduce((sum: number, n) => sum + Number(n), 0);
   }
+}
+
+/**
+ * Nothing to read: waits as a blocking read would before answering, so that
+ * the caller's loop cannot spin without ever yielding to timers (the
+ * heartbeat that would give it something to read runs on one).
+ */
+function idle<T>(): Promise<T[]> {
+  return new Promise((resolve) => setTimeout(() => resolve([]), BLOCK_MS));
 }

@@ -97,7 +97,8 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
         const batch = await joined.partitions.next(batchSize);
         this.health.ok();
         if (batch.length > 0 || signal.aborted) return batch;
-        if (joined.partitions.owned().length === 0) await sleep(IDLE_MS, signal as AbortSignal);
+        if (batch.length === 0 && joined.partitions.owned().length === 0)
+          await sleep(IDLE_MS, signal as AbortSignal);
       } catch (error) {
         await this.health.failed("reading updates", error, signal as AbortSignal);
         if (signal.aborted) return [];
