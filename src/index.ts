@@ -12,6 +12,13 @@
  * @module
  */
 
+export type {
+  Cluster,
+  ClusterContext,
+  ClusterFetcher,
+  ClusterMember,
+  ClusterStats,
+} from "./cluster/cluster.js";
 export { BotWorker } from "./distribute/bot-worker.js";
 export {
   type DistributeMiddleware,

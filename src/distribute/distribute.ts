@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Update, UserFromGetMe } from "grammy/types";
 import { isReplayed } from "../journal/journal.js";
+import { hash } from "../util/hash.js";
 import { KeyedChain } from "../util/keyed-chain.js";
 import { describeError, logger, redact } from "../util/log.js";
 import {
@@ -564,15 +565,6 @@ function closedError(id: number, index?: number): Error {
 }
 
 /** FNV-1a: cheap, stable across processes, and spreads sequential chat ids evenly. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
 function defaultKey(ctx: object): string | number | undefined {
   const { chat, from } = ctx as { chat?: { id?: unknown }; from?: { id?: unknown } };
   const id = chat?.id ?? from?.id;

@@ -15,16 +15,18 @@ const CONFIRM_TIMEOUT_MS = 5_000;
 
 /** The fetcher as the runner uses it: `fetch` plus the stop-time confirmation. */
 export interface Fetcher<Y> {
-  fetch: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
+  /** `timeout` (seconds) lowers the long-poll timeout of this call, e.g. to end it within a lease. */
+  fetch: (batchSize: number, signal: GrammySignal, timeout?: number) => Promise<Y[]>;
   /** Tells Telegram that every fetched update is done, unless it already knows. */
   confirm: () => Promise<void>;
   /** Initialises the bot (init, drop_pending_updates, onStart) unless done; `fetch` does it too. */
   init: (signal: GrammySignal) => Promise<void>;
   /**
    * Moves the offset of the next getUpdates forward to `offset` (never back):
-   * a journal resumes where the previous process stopped fetching.
+   * a journal resumes where the previous process stopped fetching. With
+   * `rewind`, back too: a cluster's new leader resumes where the stored batches end.
    */
-  startAt: (offset: number) => void;
+  startAt: (offset: number, rewind?: boolean) => void;
   /** The offset of the next getUpdates: one more than the last update fetched. */
   nextOffset: () => number;
   counters: FetchCounters;
@@ -43,10 +45,10 @@ export function createFetcher<Y extends { update_id: number }, R>(
   const fetcher = new UpdateFetcher(bot, settings, observers);
   // Bound: the runner hands these on as plain functions.
   return {
-    fetch: (batchSize, signal) => fetcher.fetch(batchSize, signal),
+    fetch: (batchSize, signal, timeout) => fetcher.fetch(batchSize, signal, timeout),
     confirm: () => fetcher.confirm(),
     init: (signal) => fetcher.init(signal),
-    startAt: (offset) => fetcher.startAt(offset),
+    startAt: (offset, rewind) => fetcher.startAt(offset, rewind),
     nextOffset: () => fetcher.nextOffset(),
     counters: fetcher.counters,
     silent: settings.silent,
@@ -76,8 +78,8 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
     if (!this.started) await this.start(signal);
   }
 
-  startAt(next: number): void {
-    if (Number.isSafeInteger(next) && next > this.offset) {
+  startAt(next: number, rewind = false): void {
+    if (Number.isSafeInteger(next) && (next > this.offset || (rewind && next >= 0))) {
       log(`starting at offset ${next}`);
       this.offset = next;
     }
@@ -87,9 +89,10 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
     return this.offset;
   }
 
-  async fetch(batchSize: number, signal: GrammySignal): Promise<Y[]> {
+  async fetch(batchSize: number, signal: GrammySignal, maxTimeout?: number): Promise<Y[]> {
     if (!this.started) await this.start(signal);
-    const { timeout, allowed } = this.settings;
+    const { allowed } = this.settings;
+    const timeout = Math.min(this.settings.timeout, maxTimeout ?? Number.POSITIVE_INFINITY);
     const limit = Math.max(1, Math.min(100, Math.floor(batchSize) || 1));
     const args = {
       timeout,

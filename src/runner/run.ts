@@ -1,5 +1,11 @@
-import { type BotAdapter, checkBot } from "../fetch/bot-adapter.js";
-import { createFetcher } from "../fetch/fetcher.js";
+import {
+  type Cluster,
+  type ClusterMember,
+  type ClusterStats,
+  checkCluster,
+} from "../cluster/cluster.js";
+import { type BotAdapter, botInfoOf, checkBot } from "../fetch/bot-adapter.js";
+import { createFetcher, type Fetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
 import { checkJournal, type UpdateJournal } from "../journal/journal.js";
 import { Journaling } from "../journal/journaled.js";
@@ -40,6 +46,13 @@ export interface RunOptions<Y> {
    * loses the updates being handled. See `fileJournal()` and `isReplayed()`.
    */
   journal?: UpdateJournal<Y extends { update_id: number } ? Y : never>;
+  /**
+   * Runs this process as one replica of several: one replica polls Telegram,
+   * the fetched updates are stored and shared out by chat, and a replica that
+   * dies is replaced. See `redisCluster()` from `grammy-runner/redis`. Not
+   * together with `journal`.
+   */
+  cluster?: Cluster;
 }
 
 /**
@@ -84,8 +97,8 @@ export interface RunnerHandle {
  * ```
  */
 export interface RunHandle extends RunnerHandle {
-  /** Current counters and handler-latency percentiles. */
-  stats: () => RunnerStats;
+  /** Current counters and handler-latency percentiles; `cluster` with the `cluster` option. */
+  stats: () => RunnerStats & { cluster?: ClusterStats };
   /**
    * Calls `observer` with every handler, getUpdates and journal-write
    * duration from now on, for exporters whose histograms need every
@@ -213,7 +226,7 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
   };
 }
 
-const RUN_KEYS = ["source", "runner", "sink", "journal"] as const;
+const RUN_KEYS = ["source", "runner", "sink", "journal", "cluster"] as const;
 
 /**
  * Runs a grammY bot with concurrent long polling and returns a handle to it.
@@ -252,12 +265,13 @@ export function run<Y extends { update_id: number }, R>(
   const metrics = new SinkMetrics();
   const fetcher = createFetcher(bot, opts.runner, metrics.observers);
   const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
+  const member = joinCluster(opts.cluster, journal, fetcher, () => botInfoOf(bot).id);
   const source = createSource(
     {
       supply:
-        journaling === undefined
-          ? fetcher.fetch
-          : (batchSize, signal) => journaling.supply(batchSize, signal),
+        member?.supply.bind(member) ??
+        journaling?.supply.bind(journaling) ??
+        ((batchSize, signal) => fetcher.fetch(batchSize, signal)),
     },
     opts.source,
   );
@@ -273,29 +287,59 @@ export function run<Y extends { update_id: number }, R>(
       onSettled: (update, milliseconds) => {
         metrics.record(milliseconds);
         journaling?.markDone(update);
+        member?.settle(update);
       },
       onTimeout: (update, task) => {
         metrics.timedOut++;
         log(`update ${update.update_id} timed out`);
         // The runner has given up on it: a crash from here on must not replay it.
         journaling?.markDone(update);
+        member?.settle(update);
         onTimeout(update, task);
       },
     },
   );
   const handle = runnerOf(source, sink, {
     silent: fetcher.silent,
-    afterDrain: journaling === undefined ? fetcher.confirm : () => journaling.afterDrain(),
+    afterDrain:
+      member !== undefined
+        ? () => member.afterDrain()
+        : journaling === undefined
+          ? fetcher.confirm
+          : () => journaling.afterDrain(),
     // Also after a failure: free the journal's lock.
     onEnd: async () => {
       await journaling?.close();
+      await member?.close();
     },
   });
   handle.start();
   return {
     ...handle,
-    stats: () =>
-      metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount, queue.freeSlots),
+    stats: () => {
+      const snapshot = metrics.snapshot(
+        fetcher.counters,
+        sink.size(),
+        queue.parkedCount,
+        queue.freeSlots,
+      );
+      return member === undefined ? snapshot : { ...snapshot, cluster: member.stats() };
+    },
     observe: (observer) => metrics.observers.add(observer),
   };
+}
+
+/** The `cluster` option's membership for this run, if given (not with a journal). */
+function joinCluster<Y extends { update_id: number }>(
+  cluster: unknown,
+  journal: unknown,
+  fetcher: Fetcher<Y>,
+  botId: () => number,
+): ClusterMember<Y> | undefined {
+  if (cluster === undefined) return undefined;
+  if (journal !== undefined)
+    throw new TypeError(
+      "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
+    );
+  return checkCluster(cluster).join<Y>({ fetcher, botId, silent: fetcher.silent });
 }
