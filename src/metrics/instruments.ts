@@ -1,3 +1,4 @@
+import type { ClusterStats } from "../cluster/cluster.js";
 import type { RunnerStats } from "../runner/stats.js";
 import type { RunnerObserver } from "../util/observe.js";
 import { checkFunction, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
@@ -12,9 +13,12 @@ import { checkFunction, optionalObject, rejectUnknownKeys, show } from "../util/
  * ```
  */
 export interface MetricsSource {
-  stats: () => RunnerStats;
+  stats: () => MetricsStats;
   observe: (observer: RunnerObserver) => () => void;
 }
+
+/** What a handle's `stats()` gives: a runner in a cluster adds `cluster`. */
+export type MetricsStats = RunnerStats & { cluster?: ClusterStats };
 
 /**
  * One instrument, named once for both exporters: `name` is a list of words,
@@ -30,7 +34,9 @@ interface Instrument {
 export interface CounterInstrument extends Instrument {
   /** OpenTelemetry unit annotation, e.g. `{update}`. */
   unit: string;
-  read: (stats: RunnerStats) => number;
+  read: (stats: MetricsStats) => number;
+  /** Only for a runner in a cluster: registered when its `stats()` has `cluster`. */
+  cluster?: true;
 }
 
 /** A level that goes up and down, read from `stats()` at collection time. */
@@ -43,12 +49,6 @@ export interface HistogramInstrument extends Instrument {
   /** Whether observations carry `outcome` = `ok` | `error` (two values: bounded). */
   outcome: boolean;
 }
-
-/*
- * Cluster metrics (role, partitions held, stream lag) belong in these lists
- * once the cluster exists: both exporters register every entry, so an entry
- * reading the cluster's stats is all a new metric needs.
- */
 
 /**
  * The counters, in the order they are registered.
@@ -107,6 +107,20 @@ export const COUNTERS: readonly CounterInstrument[] = [
     unit: "{call}",
     read: (s) => s.retries,
   },
+  {
+    name: ["cluster", "takeovers"],
+    help: "Times this replica became the cluster's leader (the one that polls).",
+    unit: "{takeover}",
+    read: (s) => s.cluster?.takeovers ?? 0,
+    cluster: true,
+  },
+  {
+    name: ["cluster", "replayed"],
+    help: "Updates this replica handled again after another replica left them unfinished.",
+    unit: "{update}",
+    read: (s) => s.cluster?.replayed ?? 0,
+    cluster: true,
+  },
 ];
 
 /**
@@ -136,7 +150,46 @@ export const GAUGES: readonly GaugeInstrument[] = [
     unit: "{slot}",
     read: (s) => s.slotsFree,
   },
+  {
+    name: ["cluster", "leader"],
+    help: "1 while this replica is the cluster's leader (polls Telegram), 0 while it stands by.",
+    unit: "1",
+    read: (s) => (s.cluster?.role === "leader" ? 1 : 0),
+    cluster: true,
+  },
+  {
+    name: ["cluster", "partitions", "held"],
+    help: "Stream partitions this replica consumes now.",
+    unit: "{partition}",
+    read: (s) => s.cluster?.partitions.length ?? 0,
+    cluster: true,
+  },
+  {
+    name: ["cluster", "stream", "lag"],
+    help: "Updates stored in this replica's partitions and not yet acknowledged.",
+    unit: "{update}",
+    read: (s) => s.cluster?.lag ?? 0,
+    cluster: true,
+  },
 ];
+
+/**
+ * The counters and gauges for `source`: the cluster's only when its runner
+ * is in one, so a single-process bot shows no always-zero cluster series.
+ *
+ * @example
+ * ```ts
+ * const { counters, gauges } = instrumentsFor(handle);
+ * ```
+ */
+export function instrumentsFor(source: MetricsSource): {
+  counters: readonly CounterInstrument[];
+  gauges: readonly GaugeInstrument[];
+} {
+  const inCluster = source.stats().cluster !== undefined;
+  const keep = (i: CounterInstrument) => inCluster || i.cluster !== true;
+  return { counters: COUNTERS.filter(keep), gauges: GAUGES.filter(keep) };
+}
 
 /** From a fast no-op handler (sub-millisecond) to one that calls other services for a minute. */
 const HANDLER_BUCKETS = [

@@ -1,10 +1,9 @@
 import { type BatchObservableCallback, type Meter, metrics } from "@opentelemetry/api";
 import { show } from "../util/options.js";
 import {
-  COUNTERS,
   type CounterInstrument,
   checkExporterArguments,
-  GAUGES,
+  instrumentsFor,
   type MetricsSource,
   makeHistograms,
 } from "./instruments.js";
@@ -72,12 +71,13 @@ export function recordRunnerMetrics(
     );
   const named = (parts: readonly string[]) => `${namespace}.${parts.join(".")}`;
   const describe = (i: CounterInstrument) => ({ description: i.help, unit: i.unit });
+  const { counters, gauges } = instrumentsFor(handle);
   const observed = [
-    ...COUNTERS.map((c) => ({
+    ...counters.map((c) => ({
       c,
       instrument: meter.createObservableCounter(named(c.name), describe(c)),
     })),
-    ...GAUGES.map((c) => ({
+    ...gauges.map((c) => ({
       c,
       instrument: meter.createObservableUpDownCounter(named(c.name), describe(c)),
     })),

@@ -1,12 +1,11 @@
 import { Counter, Gauge, Histogram, type Registry, register } from "prom-client";
 import { show } from "../util/options.js";
 import {
-  COUNTERS,
   type CounterInstrument,
   checkExporterArguments,
-  GAUGES,
   type HISTOGRAMS,
   type HistogramInstrument,
+  instrumentsFor,
   type MetricsSource,
   makeHistograms,
 } from "./instruments.js";
@@ -87,8 +86,9 @@ export function registerRunnerMetrics(
   const registers = [registry];
   let histograms: Record<keyof typeof HISTOGRAMS, Histogram>;
   try {
-    for (const c of COUNTERS) counterOf(c, named(c.name, "_total"), registers, handle);
-    for (const g of GAUGES) gaugeOf(g, named(g.name, ""), registers, handle);
+    const { counters, gauges } = instrumentsFor(handle);
+    for (const c of counters) counterOf(c, named(c.name, "_total"), registers, handle);
+    for (const g of gauges) gaugeOf(g, named(g.name, ""), registers, handle);
     histograms = makeHistograms((h) => histogramOf(h, named(h.name, "_seconds"), registers));
   } catch (error) {
     // A name taken already (a second runner on the registry): leave the registry as it
