@@ -30,7 +30,12 @@ function* files(dir) {
 const long = [];
 for (const dir of dirs) {
   for (const path of files(dir)) {
-    const source = ts.createSourceFile(path, readFileSync(path, "utf8"), ts.ScriptTarget.Latest, true);
+    const source = ts.createSourceFile(
+      path,
+      readFileSync(path, "utf8"),
+      ts.ScriptTarget.Latest,
+      true,
+    );
     const visit = (node) => {
       if (ts.isFunctionLike(node) && "body" in node && node.body) {
         const start = source.getLineAndCharacterOfPosition(node.body.getStart(source)).line;
