@@ -65,7 +65,9 @@ export interface RunnerHandle {
   /**
    * The promise of the current (or last) run: resolves after a stop has
    * drained, rejects with the error that ended the runner. `undefined` before
-   * the first start.
+   * the first start. Calling it makes you the one who reports that error: the
+   * runner prints a failure to stderr (unless `runner.silent`) only for a run
+   * whose `task()` was never called.
    */
   task: () => Promise<void> | undefined;
   /** Whether the runner is fetching; `false` from the moment `stop()` is called. */
@@ -87,7 +89,7 @@ export interface RunHandle extends RunnerHandle {
 }
 
 interface Lifecycle {
-  /** Prints a failure that ends the runner, unless silenced. */
+  /** Never prints a failure that ends the runner (else: printed when task() was not called). */
   silent: boolean;
   /** Runs after a clean stop has drained the sink; a rejection fails the run. */
   afterDrain?: () => Promise<void>;
@@ -129,14 +131,15 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
   let generation = 0;
   let current: Promise<void> | undefined;
 
+  /** Whether task() was called for the run of that generation: then its caller reports failures. */
+  let observed = 0;
+
   async function loop(mine: number): Promise<void> {
     const active = () => running && generation === mine;
     let failure: { error: unknown } | undefined;
     const fail = (error: unknown) => {
       failure ??= { error };
       log(`runner failed: ${describeError(error)}`);
-      if (!life.silent)
-        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
     };
     try {
       // A run queued behind a draining one may already be stopped: then it must not fetch.
@@ -171,8 +174,24 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
         failure ??= { error };
       }
     }
-    if (failure !== undefined) throw failure.error;
+    if (failure !== undefined) {
+      reportUnlessObserved(failure.error, mine);
+      throw failure.error;
+    }
     log("stopped and drained");
+  }
+
+  /**
+   * Prints a failure that nobody will see otherwise: one whose task() was not
+   * called (decided a tick later, so a task() called right after the failure
+   * counts). Whoever awaits task() gets the error and reports it once.
+   */
+  function reportUnlessObserved(error: unknown, mine: number): void {
+    if (life.silent) return;
+    setImmediate(() => {
+      if (observed < mine)
+        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+    });
   }
 
   return {
@@ -192,7 +211,10 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
       return current === undefined ? Promise.resolve() : current.then(noop, noop);
     },
     size: () => sink.size(),
-    task: () => current,
+    task: () => {
+      observed = generation;
+      return current;
+    },
     isRunning: () => running,
   };
 }
