@@ -175,23 +175,10 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
       }
     }
     if (failure !== undefined) {
-      reportUnlessObserved(failure.error, mine);
+      if (!life.silent) reportUnlessObserved(failure.error, () => observed >= mine);
       throw failure.error;
     }
     log("stopped and drained");
-  }
-
-  /**
-   * Prints a failure that nobody will see otherwise: one whose task() was not
-   * called (decided a tick later, so a task() called right after the failure
-   * counts). Whoever awaits task() gets the error and reports it once.
-   */
-  function reportUnlessObserved(error: unknown, mine: number): void {
-    if (life.silent) return;
-    setImmediate(() => {
-      if (observed < mine)
-        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
-    });
   }
 
   return {
@@ -311,6 +298,17 @@ export function run<Y extends { update_id: number }, R>(
     ...handle,
     stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
   };
+}
+
+/**
+ * Prints a failure that nobody would see otherwise: one whose task() was not
+ * called, decided a tick later so a task() called right after the failure
+ * counts. Whoever awaits task() gets the error and reports it once.
+ */
+function reportUnlessObserved(error: unknown, observed: () => boolean): void {
+  setImmediate(() => {
+    if (!observed()) console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+  });
 }
 
 function printHandlerFailure(error: unknown): void {
