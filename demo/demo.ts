@@ -108,14 +108,18 @@ async function main(): Promise<void> {
   const api = token ? undefined : await createFakeBotApi();
   const { bot, errors } = createBot(token ?? (api?.token as string), api?.url);
   const line = new StatusLine(process.stdout);
+  let status: NodeJS.Timeout | undefined;
   const handle = run(bot, {
     sink: { concurrency: options.concurrency },
     runner: {
-      onStart: (me) => line.print(introduction(me.username, options, api !== undefined)),
+      onStart: (me) => {
+        line.print(introduction(me.username, options, api !== undefined));
+        // Only now: until the Bot API answers, the runner prints its retries.
+        status = showStatus(handle, line, options.concurrency, errors);
+      },
     },
   });
   const users = api ? startUsers(api, options.updates, options.chats, options.rate) : undefined;
-  const status = showStatus(handle, line, options.concurrency, errors);
 
   let stopping = false;
   const stop = async (why: string): Promise<void> => {
