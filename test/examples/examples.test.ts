@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const examples = readdirSync(join(root, "examples"))
-  .filter((file) => file.endsWith(".ts") && !["support.ts", "workers-worker.ts"].includes(file))
+  .filter((file) => file.endsWith(".ts") && file !== "support.ts" && !file.endsWith("-worker.ts"))
   .map((file) => basename(file, ".ts"));
 // The journal example writes ./data: a scratch working directory keeps it out of the checkout.
 const cwd = mkdtempSync(join(tmpdir(), "grammy-runner-examples-"));
