@@ -22,7 +22,7 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
-  target: "node18",
+  target: "node20",
   platform: "node",
   splitting: false,
 });

@@ -10,6 +10,7 @@ import { handleUpdateFloor } from "./jobs/handle-update-floor.js";
 import { memory } from "./jobs/memory.js";
 import { stopJob } from "./jobs/stop.js";
 import { throughput } from "./jobs/throughput.js";
+import { webhookJob } from "./jobs/webhook.js";
 import { workers } from "./jobs/workers.js";
 import { type BotReport, type BotTask, JOB_ENV, type Metrics } from "./protocol.js";
 
@@ -30,6 +31,8 @@ async function execute(task: BotTask): Promise<Metrics> {
       return memory(impl, job, srv);
     case "workers":
       return workers(impl, job, srv);
+    case "webhook":
+      return webhookJob(impl, job, srv);
   }
 }
 

@@ -34,6 +34,8 @@ export type Job =
       seq: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
+      /** Ours only: this exporter records the runner's metrics (see jobs/exporters.ts). */
+      exporter?: "prometheus" | "opentelemetry";
       /**
        * Before the run, time what the journal cannot avoid per batch: writing
        * `syncFloorBytes` into preallocated space of a file on the journal's
@@ -63,6 +65,25 @@ export type Job =
       oneChat: boolean;
       /** Wait between the last update reaching the bot and the reading. */
       settleMs: number;
+    }
+  | {
+      kind: "webhook";
+      /**
+       * flood: one chat floods, then quiet chats send one each; slow: every
+       * handler takes `handlerMs`; noop: throughput of no-op handlers.
+       */
+      mode: "flood" | "slow" | "noop";
+      /** Ours only: `webhook(bot, { journal: fileJournal(fresh temp dir) })`. */
+      journal?: boolean;
+      /** Updates pushed before the webhook is set (the flood chat's, in flood mode). */
+      updates: number;
+      chats: number;
+      quietGroups: number;
+      quietPerGroup: number;
+      quietIntervalMs: number;
+      handlerMs: number;
+      /** flood: longest wait for the quiet chats; slow: how long re-sends are counted. */
+      capMs: number;
     }
   | {
       kind: "workers";
@@ -129,6 +150,9 @@ export interface ServerStats {
   delivered: number;
   redelivered: number;
   pending: number;
+  webhookDeliveries: number;
+  webhookResends: number;
+  webhookAnswered: number;
 }
 
 export interface ServerReplies {

@@ -57,6 +57,9 @@ async function execute(command: ServerCommand): Promise<ServerReplies[ServerComm
         delivered: s.delivered,
         redelivered: s.redelivered,
         pending: api.pending(),
+        webhookDeliveries: s.webhookDeliveries,
+        webhookResends: s.webhookResends,
+        webhookAnswered: s.webhookAnswered,
       };
     }
   }

@@ -7,6 +7,7 @@ import { Bot, type Context, type SessionFlavor, session } from "grammy";
 import { type RunHandle, run, sequentialize } from "../src/index.js";
 import { createFakeBotApi } from "../src/testing/index.js";
 import { type DemoOptions, parseDemoArgs, USAGE, UsageError } from "./args.js";
+import { serveMetrics } from "./metrics.js";
 import { StatusLine } from "./status-line.js";
 import { FLOOD_CHAT, startUsers } from "./users.js";
 
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
       },
     },
   });
+  const metrics = await serveMetrics(handle);
   const users = api ? startUsers(api, options.updates, options.chats, options.rate) : undefined;
 
   let stopping = false;
@@ -137,7 +139,6 @@ async function main(): Promise<void> {
         `${s.failed} failed, ${s.timedOut} timed out, ${s.inFlight} left.\n` +
         `${s.getUpdatesCalls} getUpdates calls for ${s.fetched} updates.`,
     );
-    await api?.close();
   };
   process.once("SIGINT", () => void stop("Ctrl-C"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
@@ -148,6 +149,8 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(status);
     line.clear();
+    await metrics.close();
+    await api?.close();
   }
 }
 

@@ -51,3 +51,16 @@ export {
 export type { RunnerStats } from "./runner/stats.js";
 export { HandlerTimeoutError, updateSignal } from "./runner/update-scope.js";
 export { RunnerError, type RunnerErrorCode } from "./util/errors.js";
+export type { RunnerObserver } from "./util/observe.js";
+export type {
+  ExpressLikeRequest,
+  FastifyLikeReply,
+  FastifyLikeRequest,
+  HonoLikeContext,
+  WebhookAdapters,
+} from "./webhook/adapters.js";
+export type { WebhookBot, WebhookCounters } from "./webhook/intake.js";
+export type { WebhookOptions } from "./webhook/options.js";
+export { BodyTooLargeError, type IncomingWebhook, type WebhookAnswer } from "./webhook/request.js";
+export type { SetWebhookApi, SetWebhookOptions } from "./webhook/set-webhook.js";
+export { type WebhookHandle, type WebhookStats, webhook } from "./webhook/webhook.js";

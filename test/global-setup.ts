@@ -1,7 +1,30 @@
-import { readdirSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
+
+/**
+ * Builds without writing, then replaces only the outputs that changed, each
+ * by a rename: CI runs the suite on several Node versions at once, and one
+ * run must never see another's half-written fixture.
+ */
+async function buildFixtures(options: BuildOptions & { outdir: string }): Promise<void> {
+  const { outputFiles = [] } = await build({ ...options, write: false });
+  mkdirSync(options.outdir, { recursive: true });
+  for (const file of outputFiles) {
+    if (existsSync(file.path) && readFileSync(file.path).equals(file.contents)) continue;
+    const temporary = `${file.path}.${process.pid}.tmp`;
+    writeFileSync(temporary, file.contents);
+    renameSync(temporary, file.path);
+  }
+}
 
 /**
  * Worker threads load their file with Node's own loader, which cannot run the
@@ -16,7 +39,7 @@ export async function setup(): Promise<void> {
   const entryPoints = names
     .filter((name) => name.endsWith(".ts") && !name.endsWith(".mts"))
     .map((name) => join(dir, name));
-  await build({
+  await buildFixtures({
     entryPoints,
     outdir: join(dir, ".build"),
     outExtension: { ".js": ".cjs" },
@@ -29,7 +52,7 @@ export async function setup(): Promise<void> {
   });
   // ES modules: worker-echo again, to check that worker files of either kind
   // load, and the .mts fixtures.
-  await build({
+  await buildFixtures({
     entryPoints: ["worker-echo.ts", ...names.filter((name) => name.endsWith(".mts"))].map((name) =>
       join(dir, name),
     ),

@@ -15,11 +15,11 @@ import {
 import { server } from "./rpc.js";
 import { fastForward, pause, waitUntil } from "./waits.js";
 
-const FLOOD_CHAT = 1;
+export const FLOOD_CHAT = 1;
 const FIRST_QUIET_CHAT = 1001;
 
 /** The handlers' record: when each quiet update started, and whether the flood kept its order. */
-class FairnessLog {
+export class FairnessLog {
   handled = 0;
   inOrder = true;
   lastFloodId = 0;
@@ -58,7 +58,7 @@ class FairnessLog {
 }
 
 /** Push to handler start, ms, per quiet update (sorted); Infinity for those not started in time. */
-function latencies(pushed: Array<[number, number]>, started: Map<number, number>): number[] {
+export function latencies(pushed: Array<[number, number]>, started: Map<number, number>): number[] {
   const list: number[] = [];
   for (const [id, at] of pushed) {
     const start = started.get(id);

@@ -9,6 +9,7 @@ import { Bot, type Context, type Middleware } from "grammy";
 import {
   run as ourRun,
   sequentialize as ourSequentialize,
+  type RunHandle,
   type UpdateJournal,
 } from "../../src/index.js";
 import { type Impl, now, type ServerAddress, type ServerCommand } from "../protocol.js";
@@ -78,6 +79,8 @@ export interface Driver {
   stop(): Promise<void>;
   /** Resolves when the polling loop has ended (after `stop()`). */
   ended(): Promise<void>;
+  /** Ours only: the handle of `run()`, for the metrics exporters. */
+  handle?: RunHandle;
 }
 
 /** Starts polling with `impl`; `concurrency` is the sink's, `journal` ours only. */
@@ -91,7 +94,7 @@ export function start(impl: Impl, bot: Bot, concurrency?: number, journal?: Upda
       const runner =
         impl === "ours-http" ? { silent: true, transport: "node-http" as const } : { silent: true };
       const handle = ourRun(bot, { runner, sink, journal });
-      return { stop: () => handle.stop(), ended: async () => void (await handle.task()) };
+      return { stop: () => handle.stop(), ended: async () => void (await handle.task()), handle };
     }
     case "runner": {
       const handle = theirRun(bot, { runner: { silent: true }, sink });

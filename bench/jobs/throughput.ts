@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileJournal } from "../../src/index.js";
 import { type Impl, type JobOf, type Metrics, now, type ServerAddress } from "../protocol.js";
+import { attachExporter } from "./exporters.js";
 import {
   fakeServerBot,
   probeGetUpdates,
@@ -54,8 +55,10 @@ export async function throughput(
   const dir = job.journal ? await mkdtemp(join(tmpdir(), "grammy-runner-bench-journal-")) : "";
   try {
     const driver = start(impl, bot, undefined, job.journal ? fileJournal(dir) : undefined);
+    const exporter = job.exporter === undefined ? undefined : attachExporter(job.exporter, driver);
     await finished.promise;
     await stopAndEnd(driver);
+    await exporter?.();
   } finally {
     if (dir !== "") await rm(dir, { recursive: true, force: true });
   }
@@ -67,6 +70,7 @@ export async function throughput(
     rss: end.rss,
     calls: (end.calls / total) * 1000,
     errors,
-    ...(floor === undefined ? {} : { wallPerUpdate: (seconds * 1e6) / total, syncFloor: floor }),
+    wallPerUpdate: (seconds * 1e6) / total,
+    ...(floor === undefined ? {} : { syncFloor: floor }),
   };
 }

@@ -9,7 +9,7 @@ const QUIET_PER_GROUP = 10;
 const QUIET_INTERVAL_MS = quick ? 10 : 5;
 const FAIRNESS_CAP_MS = quick ? 10_000 : 30_000;
 
-const FAIRNESS_METRICS: MetricDef[] = [
+export const FAIRNESS_METRICS: MetricDef[] = [
   metric("p50", "quiet chats: push → handler start p50 ms", fixed(1), true),
   metric("p99", "quiet chats: push → handler start p99 ms", fixed(1), true),
   metric("quietStarted", "quiet updates started within the cap", int),

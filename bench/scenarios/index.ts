@@ -4,9 +4,11 @@ import { fairnessScenario } from "./fairness.js";
 import { getUpdatesFloor, handleUpdateFloor } from "./floors.js";
 import { journalScenario } from "./journal.js";
 import { memoryScenario } from "./memory.js";
+import { metricsScenario } from "./metrics.js";
 import type { Scenario } from "./scenario.js";
 import { stopScenario } from "./stop.js";
 import { throughputScenario } from "./throughput.js";
+import { WEBHOOK_SCENARIOS } from "./webhook.js";
 import { workersScenario } from "./workers.js";
 
 export const SCENARIOS: Scenario[] = [
@@ -21,10 +23,12 @@ export const SCENARIOS: Scenario[] = [
   stopScenario,
   journalScenario(0),
   journalScenario(5),
+  metricsScenario,
   workersScenario(false),
   workersScenario(true),
   memoryScenario(false),
   memoryScenario(true),
+  ...WEBHOOK_SCENARIOS,
 ];
 
 export function scenarioNamed(name: string): Scenario | undefined {

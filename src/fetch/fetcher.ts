@@ -1,5 +1,6 @@
 import type { AbortSignal as GrammySignal } from "abort-controller";
 import { describeError, logger, redact } from "../util/log.js";
+import { Observers } from "../util/observe.js";
 import { show } from "../util/options.js";
 import { type SignalLike, sleep } from "../util/timers.js";
 import {
@@ -44,12 +45,13 @@ export interface Fetcher<Y> {
 export function createFetcher<Y extends { update_id: number }, R>(
   bot: BotAdapter<Y, R>,
   options: RunnerOptions | undefined,
+  observers = new Observers(),
 ): Fetcher<Y> {
   checkBot(bot);
   hideToken(bot);
   const settings = checkRunnerOptions(bot, options);
   const transport = createTransport<Y>(bot, settings.transport);
-  const fetcher = new UpdateFetcher(bot, settings, transport);
+  const fetcher = new UpdateFetcher(bot, settings, transport, observers);
   // Bound: the runner hands these on as plain functions.
   return {
     fetch: (batchSize, signal) => fetcher.fetch(batchSize, signal),
@@ -80,6 +82,7 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
     private readonly bot: BotAdapter<Y, R>,
     private readonly settings: FetcherSettings,
     private readonly transport: UpdatesTransport<Y>,
+    private readonly observers: Observers,
   ) {}
 
   async init(signal: GrammySignal): Promise<void> {
@@ -110,7 +113,10 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
     const updates = await this.retrying("getUpdates", signal, async () => {
       this.counters.getUpdatesCalls++;
       const sent = args.offset;
-      const answer = await this.transport.getUpdates(args, signal);
+      const answer = await this.observers.time(
+        this.transport.getUpdates(args, signal),
+        (seconds, ok) => signal.aborted || this.observers.getUpdates(seconds, ok),
+      );
       this.confirmed = Math.max(this.confirmed, sent);
       return this.accept(answer);
     });

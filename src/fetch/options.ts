@@ -5,7 +5,6 @@ import {
   checkNumber,
   checkOneOf,
   optionalObject,
-  rejectUnknownKeys,
   show,
 } from "../util/options.js";
 import { type RetryInterval, type RetryPolicy, retryPolicy } from "./retry.js";
@@ -135,37 +134,26 @@ export function checkRunnerOptions(
   bot: { api: { deleteWebhook?: unknown } },
   options: RunnerOptions | undefined,
 ): FetcherSettings {
-  const opts = optionalObject("runner", options);
-  rejectUnknownKeys("runner", opts, RUNNER_KEYS);
+  const opts = optionalObject("runner", options, RUNNER_KEYS);
   const fetch = checkFetchOptions(opts.fetch);
   const retry = checkRetryOptions(opts);
-  const silent = opts.silent === undefined ? false : checkBoolean("runner.silent", opts.silent);
-  const dropPending =
-    opts.drop_pending_updates === undefined
-      ? false
-      : checkBoolean("runner.drop_pending_updates", opts.drop_pending_updates);
-  const deleteWebhook =
-    opts.deleteWebhook === undefined
-      ? true
-      : checkBoolean("runner.deleteWebhook", opts.deleteWebhook);
+  const silent = checkBoolean("runner.silent", opts.silent, false);
+  const dropPending = checkBoolean("runner.drop_pending_updates", opts.drop_pending_updates, false);
+  const deleteWebhook = checkBoolean("runner.deleteWebhook", opts.deleteWebhook, true);
   const onStart =
     opts.onStart === undefined ? undefined : checkFunction("runner.onStart", opts.onStart);
   if (dropPending && typeof bot.api.deleteWebhook !== "function")
     throw new TypeError(
       "Option `runner.drop_pending_updates` needs `bot.api.deleteWebhook`, which the given bot lacks.",
     );
-  const transport =
-    opts.transport === undefined
-      ? "grammy"
-      : checkOneOf("runner.transport", opts.transport, TRANSPORTS);
+  const transport = checkOneOf("runner.transport", opts.transport, TRANSPORTS, "grammy");
   return { ...fetch, retry, silent, dropPending, deleteWebhook, onStart, transport };
 }
 
 function checkFetchOptions(
   options: FetchOptions | undefined,
 ): Pick<FetcherSettings, "timeout" | "allowed"> {
-  const opts = optionalObject("runner.fetch", options);
-  rejectUnknownKeys("runner.fetch", opts, FETCH_KEYS);
+  const opts = optionalObject("runner.fetch", options, FETCH_KEYS);
   const timeout = checkNumber("runner.fetch.timeout", opts.timeout ?? 30, {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import type { Update } from "grammy/types";
 import { logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
-import { checkNumber, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { checkNumber, optionalObject, show } from "../util/options.js";
 import { MAX_TIMER_MS } from "../util/timers.js";
 import { LogReplacer } from "./compaction.js";
 import { errorCode, fsError } from "./files.js";
@@ -96,8 +96,7 @@ export function fileJournal<Y extends { update_id: number } = Update>(
     throw new TypeError(
       `fileJournal: the directory must be a non-empty string path, but got ${show(dir)}.`,
     );
-  const opts = optionalObject("fileJournal options", options);
-  rejectUnknownKeys("fileJournal options", opts, FILE_JOURNAL_KEYS);
+  const opts = optionalObject("fileJournal options", options, FILE_JOURNAL_KEYS);
   // Bounded: the log is preallocated to this size.
   const compactBytes = checkNumber("compactBytes", opts.compactBytes ?? DEFAULT_COMPACT_BYTES, {
     min: 0,

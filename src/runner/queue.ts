@@ -209,6 +209,11 @@ export class DecayingDeque<Y, R = unknown> {
     return this.parked.size + this.resuming.length;
   }
 
+  /** Concurrency slots no running task holds (`Infinity` without a cap). */
+  get freeSlots(): number {
+    return Math.max(0, this.concurrency - this.running.size - this.resuming.length);
+  }
+
   /** Elements of the running and parked tasks, then the waiting ones. */
   pendingTasks(): Y[] {
     const out: Y[] = [];

@@ -3,9 +3,11 @@ import { createFetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
 import { checkJournal, type UpdateJournal } from "../journal/journal.js";
 import { Journaling } from "../journal/journaled.js";
-import { describeError, logger, redact } from "../util/log.js";
+import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
+import type { RunnerObserver } from "../util/observe.js";
 import { checkFunction, optionalObject, rejectUnknownKeys } from "../util/options.js";
+import { botErrorHandler } from "./bot-errors.js";
 import { concurrentSink, type SinkOptions, type UpdateSink, validateSinkOptions } from "./sink.js";
 import { createSource, type SourceOptions, type UpdateSource } from "./source.js";
 import { type RunnerStats, SinkMetrics } from "./stats.js";
@@ -86,6 +88,20 @@ export interface RunnerHandle {
 export interface RunHandle extends RunnerHandle {
   /** Current counters and handler-latency percentiles. */
   stats: () => RunnerStats;
+  /**
+   * Calls `observer` with every handler, getUpdates and journal-write
+   * duration from now on, for exporters whose histograms need every
+   * observation (see `grammy-runner/prometheus` and
+   * `grammy-runner/opentelemetry`). Costs nothing while no observer is
+   * attached. Returns a function that detaches it.
+   *
+   * @example
+   * ```ts
+   * const detach = handle.observe({ handled: (seconds) => histogram.observe(seconds) });
+   * // later: detach();
+   * ```
+   */
+  observe: (observer: RunnerObserver) => () => void;
 }
 
 interface Lifecycle {
@@ -242,8 +258,8 @@ export function run<Y extends { update_id: number }, R>(
   const opts = optionalObject("options", options);
   rejectUnknownKeys("", opts, RUN_KEYS);
   const journal = opts.journal === undefined ? undefined : checkJournal<Y>(opts.journal);
-  const fetcher = createFetcher(bot, opts.runner);
   const metrics = new SinkMetrics();
+  const fetcher = createFetcher(bot, opts.runner, metrics.observers);
   const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
   const source = createSource(
     {
@@ -259,15 +275,7 @@ export function run<Y extends { update_id: number }, R>(
 
   const { sink, queue } = concurrentSink<Y, R>(
     { consume: (update) => bot.handleUpdate(update) },
-    async (error) => {
-      metrics.failed++;
-      try {
-        await bot.errorHandler(error);
-      } catch (secondary) {
-        log(`error handler threw: ${describeError(secondary)}`);
-        if (!fetcher.silent) printHandlerFailure(secondary);
-      }
-    },
+    botErrorHandler(bot.errorHandler, metrics, fetcher.silent),
     {
       ...sinkOptions,
       // Runs after the error handler, so a failed update is marked done once it is dealt with.
@@ -296,7 +304,9 @@ export function run<Y extends { update_id: number }, R>(
   handle.start();
   return {
     ...handle,
-    stats: () => metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount),
+    stats: () =>
+      metrics.snapshot(fetcher.counters, sink.size(), queue.parkedCount, queue.freeSlots),
+    observe: (observer) => metrics.observers.add(observer),
   };
 }
 
@@ -309,11 +319,4 @@ function reportUnlessObserved(error: unknown, observed: () => boolean): void {
   setImmediate(() => {
     if (!observed()) console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
   });
-}
-
-function printHandlerFailure(error: unknown): void {
-  const detail = error instanceof Error && error.stack ? error.stack : describeError(error);
-  console.error(
-    `[grammy-runner] The bot's error handler threw while handling an error; the runner goes on. Set a handler that does not throw with bot.catch(). ${redact(detail)}`,
-  );
 }

@@ -1,11 +1,5 @@
 import { noop } from "../util/noop.js";
-import {
-  checkDuration,
-  checkFunction,
-  checkNumber,
-  optionalObject,
-  rejectUnknownKeys,
-} from "../util/options.js";
+import { checkDuration, checkFunction, checkNumber, optionalObject } from "../util/options.js";
 import { DecayingDeque, type DequeOptions } from "./queue.js";
 
 /**
@@ -109,18 +103,18 @@ export interface ValidSinkOptions<Y> {
 
 /** Validates sink options at creation; exported for `run()`. */
 export function validateSinkOptions<Y>(options: SinkOptions<Y> | undefined): ValidSinkOptions<Y> {
-  const opts = optionalObject("sink", options);
-  rejectUnknownKeys("sink", opts, SINK_KEYS);
-  const concurrency =
-    opts.concurrency === undefined
-      ? DEFAULT_CONCURRENCY
-      : checkNumber("sink.concurrency", opts.concurrency, { min: 1, integer: true });
-  const maxParked =
-    opts.maxParked === undefined
-      ? DEFAULT_MAX_PARKED
-      : checkNumber("sink.maxParked", opts.maxParked, { min: 1, integer: true });
-  const timeout = optionalObject("sink.timeout", opts.timeout);
-  rejectUnknownKeys("sink.timeout", timeout, TIMEOUT_KEYS);
+  const opts = optionalObject("sink", options, SINK_KEYS);
+  const concurrency = checkNumber("sink.concurrency", opts.concurrency, {
+    min: 1,
+    integer: true,
+    fallback: DEFAULT_CONCURRENCY,
+  });
+  const maxParked = checkNumber("sink.maxParked", opts.maxParked, {
+    min: 1,
+    integer: true,
+    fallback: DEFAULT_MAX_PARKED,
+  });
+  const timeout = optionalObject("sink.timeout", opts.timeout, TIMEOUT_KEYS);
   if (opts.timeout === undefined)
     return { concurrency, maxParked, milliseconds: Infinity, onTimeout: noop };
   const milliseconds =

@@ -1,6 +1,6 @@
 import type { AbortSignal as GrammySignal } from "abort-controller";
 import { noop } from "../util/noop.js";
-import { checkNumber, optionalObject, rejectUnknownKeys } from "../util/options.js";
+import { checkNumber, optionalObject } from "../util/options.js";
 import { sleep } from "../util/timers.js";
 
 /**
@@ -177,8 +177,7 @@ export function createSource<Y>(
 function pauseFor(
   options: SourceOptions | undefined,
 ): ((count: number, ms: number) => number) | undefined {
-  const opts = optionalObject("source", options);
-  rejectUnknownKeys("source", opts, SOURCE_KEYS);
+  const opts = optionalObject("source", options, SOURCE_KEYS);
   const balance = checkNumber("source.speedTrafficBalance", opts.speedTrafficBalance ?? 0, {
     min: 0,
     max: 1,

@@ -1,4 +1,5 @@
 import type { FetchCounters } from "../fetch/counters.js";
+import { Observers } from "../util/observe.js";
 
 /** Handler durations kept for the percentiles: enough for a stable p99, cheap to sort. */
 const WINDOW = 1024;
@@ -31,6 +32,8 @@ export interface RunnerStats {
   inFlight: number;
   /** Of those, updates parked by `sequentialize` while they wait for their key (no slot held). */
   parked: number;
+  /** Concurrency slots not taken by a running update (`Infinity` without a cap). */
+  slotsFree: number;
   /** getUpdates calls made, including failed ones and the confirmation on stop. */
   getUpdatesCalls: number;
   /** Failed calls that were retried. */
@@ -49,6 +52,8 @@ export class SinkMetrics {
   failed = 0;
   timedOut = 0;
   replayed = 0;
+  /** Who sees every duration as it happens (`handle.observe()`); empty unless an exporter is on. */
+  readonly observers = new Observers();
   private readonly durations = new Float64Array(WINDOW);
   private next = 0;
 
@@ -56,9 +61,10 @@ export class SinkMetrics {
     this.durations[this.next % WINDOW] = ms;
     this.next++;
     this.handled++;
+    if (this.observers.list.length !== 0) this.observers.handled(ms / 1000);
   }
 
-  snapshot(fetch: FetchCounters, inFlight: number, parked: number): RunnerStats {
+  snapshot(fetch: FetchCounters, inFlight: number, parked: number, slotsFree: number): RunnerStats {
     const samples = Math.min(this.next, WINDOW);
     const sorted = this.durations.slice(0, samples).sort();
     const at = (q: number) =>
@@ -71,6 +77,7 @@ export class SinkMetrics {
       replayed: this.replayed,
       inFlight,
       parked,
+      slotsFree,
       getUpdatesCalls: fetch.getUpdatesCalls,
       retries: fetch.retries,
       invalidUpdates: fetch.invalid,

@@ -3,11 +3,12 @@
  * and the {@link FakeBotApi} it returns. The server behind it is server.ts.
  */
 import type { Update, UserFromGetMe } from "grammy/types";
-import { checkNumber, optionalObject, rejectUnknownKeys, show } from "../util/options.js";
+import { checkNumber, optionalObject, show } from "../util/options.js";
 import { botInfoFor } from "./builders.js";
 import type { Fault } from "./faults.js";
 import { FakeBotApiServer } from "./server.js";
 import type { FakeBotApiStats, RecordedCall } from "./stats.js";
+import type { WebhookDeliveryOptions } from "./webhook-delivery.js";
 
 const DEFAULT_TOKEN = "123456789:TEST_TOKEN_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const TOKEN_SHAPE = /^\d+:[A-Za-z0-9_-]+$/;
@@ -42,6 +43,13 @@ export interface FakeBotApiOptions {
    * memory. Default unlimited.
    */
   maxUpdates?: number;
+  /**
+   * How updates are delivered once `setWebhook` set a webhook (an
+   * `http://127.0.0.1:<port>/...` URL): the timeout after which an unanswered
+   * request counts as failed, and the backoff of re-sends. Telegram waits
+   * about a minute; tests want less.
+   */
+  webhook?: WebhookDeliveryOptions;
 }
 /**
  * A fake Telegram Bot API server on 127.0.0.1 that real grammY bots can talk to.
@@ -52,6 +60,12 @@ export interface FakeBotApiOptions {
  * fractions of a second are accepted to keep tests fast) and `allowed_updates`
  * (kept until changed); a second `getUpdates` ends a waiting one with 409, and so
  * does an active webhook (`setWebhook` / `deleteWebhook` / `getWebhookInfo`).
+ * A webhook at `http://127.0.0.1:<port>/...` receives the updates as Telegram
+ * sends them: POSTed with the `secret_token` header, a chat's next update only
+ * after the previous one was answered with 2xx, at most `max_connections`
+ * (default 40) at once, re-sent after a failure or timeout with backoff (see
+ * the `webhook` option, and the `webhook*` counters in {@link stats}).
+ * `deleteWebhook` gives the updates not yet answered back to `getUpdates`.
  * `getMe` returns {@link botInfo}, `sendMessage` a message from the bot, and
  * every other method `true`. Method names are matched case-sensitively.
  *
@@ -254,8 +268,7 @@ export interface FakeBotApi {
  * ```
  */
 export async function createFakeBotApi(options?: FakeBotApiOptions): Promise<FakeBotApi> {
-  const opts = optionalObject("options", options);
-  rejectUnknownKeys("options", opts, ["token", "botInfo", "maxUpdates"]);
+  const opts = optionalObject("options", options, ["token", "botInfo", "maxUpdates", "webhook"]);
   const token = opts.token ?? DEFAULT_TOKEN;
   if (typeof token !== "string" || !TOKEN_SHAPE.test(token)) {
     throw new TypeError(
@@ -267,7 +280,29 @@ export async function createFakeBotApi(options?: FakeBotApiOptions): Promise<Fak
     opts.maxUpdates === undefined
       ? Number.POSITIVE_INFINITY
       : checkNumber("options.maxUpdates", opts.maxUpdates, { min: 1, integer: true });
-  const api = new FakeBotApiServer(token, botInfoFor(token, botInfo), maxUpdates);
+  const api = new FakeBotApiServer(
+    token,
+    botInfoFor(token, botInfo),
+    maxUpdates,
+    deliveryOptions(opts.webhook),
+  );
   await api.listen();
   return api;
+}
+
+function deliveryOptions(
+  options: WebhookDeliveryOptions | undefined,
+): Required<WebhookDeliveryOptions> {
+  const opts = optionalObject("options.webhook", options, ["timeoutMs", "retryMs", "maxRetryMs"]);
+  const ms = (key: keyof WebhookDeliveryOptions, fallback: number) => {
+    const value = opts[key];
+    return value === undefined
+      ? fallback
+      : checkNumber(`options.webhook.${key}`, value, { min: 1 });
+  };
+  return {
+    timeoutMs: ms("timeoutMs", 60_000),
+    retryMs: ms("retryMs", 1_000),
+    maxRetryMs: ms("maxRetryMs", 60_000),
+  };
 }

@@ -65,8 +65,7 @@ export class FaultQueue {
 
   inject(fault: Fault, options: { times?: number; method?: string } | undefined): void {
     const checked = checkFault(fault);
-    const opts = optionalObject("options", options);
-    rejectUnknownKeys("options", opts, ["times", "method"]);
+    const opts = optionalObject("options", options, ["times", "method"]);
     const times =
       opts.times === undefined
         ? 1

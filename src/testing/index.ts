@@ -17,3 +17,4 @@ export type { Update, UserFromGetMe } from "grammy/types";
 export { createFakeBotApi, type FakeBotApi, type FakeBotApiOptions } from "./fake-bot-api.js";
 export type { Fault } from "./faults.js";
 export type { FakeBotApiStats, RecordedCall } from "./stats.js";
+export type { WebhookDeliveryOptions } from "./webhook-delivery.js";

@@ -6,6 +6,7 @@ import type { UserFromGetMe } from "grammy/types";
 import type { UpdateBuilder } from "./builders.js";
 import type { Exchange } from "./exchange.js";
 import type { UpdateQueue } from "./update-queue.js";
+import type { WebhookDelivery } from "./webhook-delivery.js";
 
 /** What Telegram answers `getUpdates` while a webhook is set. */
 const CONFLICT_WEBHOOK =
@@ -24,6 +25,7 @@ export class Methods {
     private readonly botInfo: UserFromGetMe,
     private readonly queue: UpdateQueue,
     private readonly builder: UpdateBuilder,
+    private readonly delivery: WebhookDelivery,
   ) {}
 
   answer(exchange: Exchange): void {
@@ -44,7 +46,7 @@ export class Methods {
         exchange.ok({
           url: this.webhookUrl,
           has_custom_certificate: false,
-          pending_update_count: this.queue.pending,
+          pending_update_count: this.queue.pending + this.delivery.pending,
         });
         return;
       case "sendMessage":
@@ -55,14 +57,47 @@ export class Methods {
     }
   }
 
-  /** `setWebhook` and `deleteWebhook`: a webhook ends the polls waiting and blocks new ones. */
+  /**
+   * `setWebhook` and `deleteWebhook`: a webhook ends the polls waiting, blocks
+   * new ones and receives the pending updates; deleting it gives the updates
+   * not yet delivered back to polling.
+   */
   private setWebhook(exchange: Exchange): void {
     const { params } = exchange;
-    if (params.drop_pending_updates === true) this.queue.dropAll();
     const url =
       exchange.method === "setWebhook" && typeof params.url === "string" ? params.url : "";
+    const maxConnections = params.max_connections ?? 40;
+    if (typeof maxConnections !== "number" || !(maxConnections >= 1 && maxConnections <= 100)) {
+      exchange.sendError(400, "Bad Request: max_connections must be from 1 to 100");
+      return;
+    }
+    if (params.drop_pending_updates === true) {
+      this.queue.dropAll();
+      this.delivery.clear();
+    }
     this.webhookUrl = url;
-    if (url !== "") this.queue.conflict(CONFLICT_WEBHOOK);
+    if (url === "") {
+      for (const json of this.delivery.clear()) this.queue.pushRaw(JSON.parse(json));
+    } else {
+      this.queue.conflict(CONFLICT_WEBHOOK);
+      this.queue.setAllowed(params.allowed_updates);
+      const secret = typeof params.secret_token === "string" ? params.secret_token : undefined;
+      // Another host is never contacted: its updates stay pending, as if unreachable.
+      if (isLoopbackHttp(url)) {
+        this.delivery.set(url, secret, Math.floor(maxConnections));
+        this.delivery.add(this.queue.takeAll());
+      } else for (const json of this.delivery.clear()) this.queue.pushRaw(JSON.parse(json));
+    }
     exchange.ok(true);
+  }
+}
+
+/** The fake server delivers over plain HTTP to 127.0.0.1 only. */
+function isLoopbackHttp(url: string): boolean {
+  try {
+    const { protocol, hostname } = new URL(url);
+    return protocol === "http:" && hostname === "127.0.0.1";
+  } catch {
+    return false;
   }
 }

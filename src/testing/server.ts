@@ -23,6 +23,7 @@ import { BadRequestError, parseParams } from "./params.js";
 import { CallLog, type FakeBotApiStats, type RecordedCall } from "./stats.js";
 import { UpdateQueue } from "./update-queue.js";
 import { Waiters } from "./waiters.js";
+import { WebhookDelivery, type WebhookDeliveryOptions } from "./webhook-delivery.js";
 
 const log = logger("testing");
 
@@ -40,21 +41,33 @@ export class FakeBotApiServer implements FakeBotApi {
   private readonly builder: UpdateBuilder;
   private readonly methods: Methods;
   private readonly waiters: Waiters<FakeBotApi>;
+  private readonly delivery: WebhookDelivery;
   /** Requests received and not answered yet. */
   private readonly open = new Set<Exchange>();
   private readonly hooks: ExchangeHooks;
   private closed = false;
   private closing: Promise<void> | undefined;
 
-  constructor(token: string, botInfo: UserFromGetMe, maxUpdates: number) {
+  constructor(
+    token: string,
+    botInfo: UserFromGetMe,
+    maxUpdates: number,
+    webhook: Required<WebhookDeliveryOptions>,
+  ) {
     this.token = token;
     this.botInfo = botInfo;
     this.stats = this.callLog.stats;
     this.waiters = new Waiters<FakeBotApi>(this, () => this.describeState());
-    const changed = () => this.waiters.notify();
+    const notify = () => this.waiters.notify();
+    this.delivery = new WebhookDelivery(this.stats, webhook, notify);
+    // While a webhook is set, every pushed update goes straight to its delivery.
+    const changed = () => {
+      if (this.delivery.active) this.delivery.add(this.queue.takeAll());
+      notify();
+    };
     this.queue = new UpdateQueue(this.stats, maxUpdates, changed);
     this.builder = new UpdateBuilder(botInfo);
-    this.methods = new Methods(botInfo, this.queue, this.builder);
+    this.methods = new Methods(botInfo, this.queue, this.builder, this.delivery);
     this.hooks = {
       finished: (exchange) => {
         this.open.delete(exchange);
@@ -102,7 +115,7 @@ export class FakeBotApiServer implements FakeBotApi {
   pushEditedMessage = (chatId: number, messageId: number, text: string): Update =>
     this.pushUpdate(this.builder.editedMessage(chatId, messageId, text));
 
-  pending = (): number => this.queue.pending;
+  pending = (): number => this.queue.pending + this.delivery.pending;
 
   // === Faults, records, waiting
 
@@ -124,6 +137,7 @@ export class FakeBotApiServer implements FakeBotApi {
   close = (): Promise<void> => {
     if (this.closing !== undefined) return this.closing;
     this.closed = true;
+    this.delivery.close();
     for (const exchange of this.open) exchange.finish();
     this.waiters.close();
     this.closing = new Promise<void>((resolve) => {
@@ -138,7 +152,7 @@ export class FakeBotApiServer implements FakeBotApi {
 
   private describeState(): string {
     const s = this.stats;
-    return `pending ${this.queue.pending}, confirmedOffset ${s.confirmedOffset}, getUpdates calls ${s.getUpdatesCalls}, delivered ${s.delivered}, redelivered ${s.redelivered}, recorded calls ${this.callLog.size}`;
+    return `pending ${this.pending()}, webhook deliveries ${s.webhookDeliveries}, re-sends ${s.webhookResends}, confirmedOffset ${s.confirmedOffset}, getUpdates calls ${s.getUpdatesCalls}, delivered ${s.delivered}, redelivered ${s.redelivered}, recorded calls ${this.callLog.size}`;
   }
 
   // === HTTP

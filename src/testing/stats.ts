@@ -24,6 +24,16 @@ export interface FakeBotApiStats {
   methodCalls: Record<string, number>;
   /** Highest number of `getUpdates` requests open at the same time (2 or more means overlapping polls). */
   maxConcurrentPolls: number;
+  /** Webhook requests sent (each POST of an update, re-sends included). */
+  webhookDeliveries: number;
+  /** Of those, re-sends of an update whose earlier request failed or timed out. */
+  webhookResends: number;
+  /** Webhook requests answered with 2xx: updates delivered for good. */
+  webhookAnswered: number;
+  /** Webhook requests that failed: non-2xx answer, network error or timeout. */
+  webhookFailures: number;
+  /** Highest number of webhook requests open at the same time. */
+  webhookMaxConnections: number;
 }
 
 /**
@@ -58,6 +68,11 @@ export class CallLog {
     redelivered: 0,
     methodCalls: {},
     maxConcurrentPolls: 0,
+    webhookDeliveries: 0,
+    webhookResends: 0,
+    webhookAnswered: 0,
+    webhookFailures: 0,
+    webhookMaxConnections: 0,
   };
   private recorded: RecordedCall[] = [];
   private lastGetUpdates: RecordedCall | undefined;
@@ -97,5 +112,10 @@ export class CallLog {
     stats.redelivered = 0;
     for (const key of Object.keys(stats.methodCalls)) delete stats.methodCalls[key];
     stats.maxConcurrentPolls = openPolls;
+    stats.webhookDeliveries = 0;
+    stats.webhookResends = 0;
+    stats.webhookAnswered = 0;
+    stats.webhookFailures = 0;
+    stats.webhookMaxConnections = 0;
   }
 }

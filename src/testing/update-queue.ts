@@ -130,10 +130,7 @@ export class UpdateQueue {
       if (offset > 0) this.confirm(Math.floor(offset));
       else if (offset < 0) this.keepLast(Math.floor(-offset));
     }
-    if (Array.isArray(allowed_updates)) {
-      const types = allowed_updates.filter((t): t is string => typeof t === "string");
-      this.allowed = types.length === 0 ? undefined : new Set(types);
-    }
+    this.setAllowed(allowed_updates);
     poll.limit =
       typeof limit === "number" && limit > 0 ? Math.min(100, Math.max(1, Math.floor(limit))) : 100;
     const body = this.collect(poll.limit);
@@ -150,6 +147,26 @@ export class UpdateQueue {
       },
       timerDelay(seconds * 1000),
     );
+  }
+
+  /** Keeps `allowed_updates` as given to `getUpdates` or `setWebhook`. */
+  setAllowed(allowed: unknown): void {
+    if (!Array.isArray(allowed)) return;
+    const types = allowed.filter((t): t is string => typeof t === "string");
+    this.allowed = types.length === 0 ? undefined : new Set(types);
+  }
+
+  /** Removes every deliverable pending update, for a webhook; returns their JSON in order. */
+  takeAll(): string[] {
+    const taken: string[] = [];
+    for (let i = this.head; i < this.entries.length; i++) {
+      const entry = this.entries[i];
+      if (entry.dropped || (entry.type !== undefined && !this.isAllowed(entry.type))) continue;
+      taken.push(entry.json);
+      if (entry.seq + 1 > this.stats.confirmedOffset) this.stats.confirmedOffset = entry.seq + 1;
+    }
+    this.dropAll();
+    return taken;
   }
 
   /** Forgets every pending update, as `drop_pending_updates` does. */

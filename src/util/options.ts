@@ -20,11 +20,19 @@ function fail(kind: "type" | "range", path: string, expected: string, value: unk
   throw kind === "type" ? new TypeError(message) : new RangeError(message);
 }
 
-/** `undefined` or a plain object; returns an empty object for `undefined`. */
-export function optionalObject<T extends object>(path: string, value: T | undefined): Partial<T> {
+/**
+ * `undefined` or a plain object; returns an empty object for `undefined`.
+ * With `known`, also throws on any other key (see {@link rejectUnknownKeys}).
+ */
+export function optionalObject<T extends object>(
+  path: string,
+  value: T | undefined,
+  known?: readonly string[],
+): Partial<T> {
   if (value === undefined) return {};
   if (typeof value !== "object" || value === null || Array.isArray(value))
     fail("type", path, "an object", value);
+  if (known !== undefined) rejectUnknownKeys(path, value, known);
   return value;
 }
 
@@ -41,12 +49,16 @@ export function rejectUnknownKeys(path: string, value: object, known: readonly s
   }
 }
 
-/** A number in `[min, max]`; `integer` excludes fractions (Infinity passes if max allows). */
+/**
+ * A number in `[min, max]`; `integer` excludes fractions (Infinity passes if
+ * max allows). `undefined` gives `fallback` when the rule has one.
+ */
 export function checkNumber(
   path: string,
   value: unknown,
-  { min, max = Number.POSITIVE_INFINITY, integer = false }: NumberRule,
+  { min, max = Number.POSITIVE_INFINITY, integer = false, fallback }: NumberRule,
 ): number {
+  if (value === undefined && fallback !== undefined) return fallback;
   const expected = describeRule({ min, max, integer });
   if (typeof value !== "number" || Number.isNaN(value)) fail("type", path, expected, value);
   if (value < min || value > max) fail("range", path, expected, value);
@@ -61,9 +73,11 @@ interface NumberRule {
   min: number;
   max?: number;
   integer?: boolean;
+  /** The value of an option left out; without it, `undefined` fails. */
+  fallback?: number;
 }
 
-function describeRule({ min, max, integer }: Required<NumberRule>): string {
+function describeRule({ min, max, integer }: Required<Omit<NumberRule, "fallback">>): string {
   const kind = integer ? "an integer" : "a number";
   if (max === Number.POSITIVE_INFINITY) return `${kind} >= ${min} (or Infinity)`;
   return `${kind} from ${min} to ${max}`;
@@ -87,16 +101,21 @@ export function checkFunction<F>(path: string, value: F): F {
   return value;
 }
 
-export function checkBoolean(path: string, value: unknown): boolean {
+/** A boolean; `undefined` gives `fallback` when one is given. */
+export function checkBoolean(path: string, value: unknown, fallback?: boolean): boolean {
+  if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== "boolean") fail("type", path, "a boolean", value);
   return value;
 }
 
+/** One of `allowed`; `undefined` gives `fallback` when one is given. */
 export function checkOneOf<T extends string>(
   path: string,
   value: unknown,
   allowed: readonly T[],
+  fallback?: T,
 ): T {
+  if (value === undefined && fallback !== undefined) return fallback;
   if (typeof value !== "string" || !allowed.includes(value as T))
     fail("type", path, `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, value);
   return value as T;

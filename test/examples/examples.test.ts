@@ -30,6 +30,8 @@ function runNode(args: string[]): Promise<Outcome> {
   const env = { ...process.env };
   delete env.BOT_TOKEN;
   delete env.DEBUG;
+  // The demo serves /metrics: any free port, not the default one another run may hold.
+  env.METRICS_PORT = "0";
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -44,16 +46,16 @@ function runNode(args: string[]): Promise<Outcome> {
   });
 }
 
-/** The count in the example's last words: "N updates handled" or "N handled". */
+/** The count in the example's last words: "N updates handled", "N handled" or "handled N". */
 function handledIn(output: string): number {
-  const match = /(\d+) (?:updates )?handled/.exec(output);
-  return match ? Number(match[1]) : 0;
+  const match = /(\d+) (?:updates )?handled|handled (\d+)/.exec(output);
+  return match ? Number(match[1] ?? match[2]) : 0;
 }
 
 describe("examples run against the fake Bot API server", () => {
   it("lists them all, and the README names each one", () => {
     expect(examples).toEqual(
-      expect.arrayContaining(["echo", "sessions", "timeouts", "journal", "workers-bot"]),
+      expect.arrayContaining(["echo", "sessions", "timeouts", "journal", "workers-bot", "metrics"]),
     );
     const readme = readFileSync(join(root, "README.md"), "utf8");
     for (const name of examples) expect(readme).toContain(`examples/${name}.ts`);
@@ -69,10 +71,13 @@ describe("examples run against the fake Bot API server", () => {
         "--duration",
         "2.5",
       ]);
-      expect(run.output).toContain("No BOT_TOKEN: running against a fake Bot API server");
       expect(run.code, run.output).toBe(0);
       expect(handledIn(run.output), run.output).toBeGreaterThan(0);
-      expect(run.output).toMatch(/bot -> chat \d+: /);
+      // Those built on support.ts: all but webhook, which Telegram could only reach over HTTPS.
+      if (readFileSync(join(root, "examples", `${name}.ts`), "utf8").includes("./support.js")) {
+        expect(run.output).toContain("No BOT_TOKEN: running against a fake Bot API server");
+        expect(run.output).toMatch(/bot -> chat \d+: /);
+      }
     },
     30_000,
   );

@@ -152,4 +152,23 @@ describe("other checks", () => {
       expect(error.message).toContain("Option `opts` must be an object");
     }
   });
+
+  it("optionalObject with known keys rejects the others, naming the option", () => {
+    expect(optionalObject("o", { a: 1 }, ["a", "b"])).toEqual({ a: 1 });
+    const error = thrown(() => optionalObject("o", { aa: 1 } as object, ["a"]));
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error.message).toBe("Unknown option `o.aa`; expected one of `a`. Did you mean `a`?");
+  });
+
+  it("gives the fallback for undefined only, and still checks a given value", () => {
+    expect(checkNumber("n", undefined, { min: 1, fallback: 7 })).toBe(7);
+    expect(checkNumber("n", 3, { min: 1, fallback: 7 })).toBe(3);
+    expect(thrown(() => checkNumber("n", 0, { min: 1, fallback: 7 }))).toBeInstanceOf(RangeError);
+    expect(thrown(() => checkNumber("n", undefined, { min: 1 }))).toBeInstanceOf(TypeError);
+    expect(checkBoolean("b", undefined, true)).toBe(true);
+    expect(checkBoolean("b", false, true)).toBe(false);
+    expect(thrown(() => checkBoolean("b", "yes", true)).message).toContain("Option `b`");
+    expect(checkOneOf("m", undefined, ["a", "b"], "b")).toBe("b");
+    expect(thrown(() => checkOneOf("m", null, ["a", "b"], "b"))).toBeInstanceOf(TypeError);
+  });
 });
