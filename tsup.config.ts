@@ -1,6 +1,9 @@
 import { defineConfig } from "tsup";
 import pkg from "./package.json" with { type: "json" };
 
+/** Subpaths whose source folder has another name than the subpath. */
+const SOURCE_DIR: Record<string, string> = { fetch: "client" };
+
 /**
  * One entry per subpath of package.json's `exports`: "." is src/index.ts and
  * "./<name>" is src/<name>/index.ts, built to dist/<name>/index.*. The exports
@@ -12,7 +15,8 @@ const entry = Object.fromEntries(
     .filter(([, target]) => typeof target !== "string") // "./package.json"
     .map(([subpath]) => {
       const name = subpath === "." ? "" : `${subpath.slice(2)}/`;
-      return [`${name}index`, `src/${name}index.ts`];
+      const dir = subpath === "." ? "" : `${SOURCE_DIR[subpath.slice(2)] ?? subpath.slice(2)}/`;
+      return [`${name}index`, `src/${dir}index.ts`];
     }),
 );
 

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import type { Impl } from "./protocol.js";
 
 /** Every implementation --impl accepts, in column order. */
-export const ALL_IMPLS: Impl[] = ["ours", "ours-http", "runner", "start"];
+export const ALL_IMPLS: Impl[] = ["ours", "runner", "start"];
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -14,7 +14,6 @@ const USAGE = `Usage: npm run bench -- [options]
   --rounds N           rounds per scenario (default 3, with --quick 1); implementations alternate A B C A B C
   --scenario NAMES     comma-separated names or prefixes (e.g. "throughput", "fairness"); repeatable
   --impl NAMES         comma-separated subset of ${ALL_IMPLS.join(", ")}
-                       (ours-http: ours with runner.transport "node-http"; throughput scenarios only)
   --timeout SECONDS    hard limit per run instead of the scenario's own (60-90 s)
   --out FILE           where to write the results (default bench/RESULTS.md, with --quick
                        bench/.out/RESULTS-quick.md; "-" for nowhere)

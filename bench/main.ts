@@ -1,6 +1,6 @@
 /**
  * The benchmark orchestrator: `npm run bench [-- --quick] [--rounds N]
- * [--scenario NAME[,NAME]] [--impl ours,ours-http,runner,start]`.
+ * [--scenario NAME[,NAME]] [--impl ours,runner,start]`.
  *
  * Every measured run is a fresh bot process (`bot.ts`) next to a fresh fake
  * Bot API server process (`server.ts`); implementations alternate A B C A B C

@@ -6,14 +6,11 @@
 
 /**
  * The implementations measured, plus `floor` for the no-runner baselines.
- * `ours-http` is ours with `runner: { transport: "node-http" }` (getUpdates
- * over plain node:http instead of grammY's client).
  */
-export type Impl = "ours" | "ours-http" | "runner" | "start" | "floor";
+export type Impl = "ours" | "runner" | "start" | "floor";
 
 export const IMPL_LABELS: Record<Impl, string> = {
   ours: "grammy-runner",
-  "ours-http": "grammy-runner (node-http)",
   runner: "@grammyjs/runner",
   start: "bot.start()",
   floor: "grammY alone",
@@ -32,6 +29,10 @@ export type Job =
       /** Handler time; 0 for a no-op handler. */
       delayMs: number;
       seq: boolean;
+      /** Every update is answered with `ctx.reply` (and counted once that resolves). */
+      reply?: boolean;
+      /** The bot's API calls go through `createFetch()` from grammy-runner/fetch. */
+      fastClient?: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
       /** Ours only: this exporter records the runner's metrics (see jobs/exporters.ts). */
@@ -153,6 +154,8 @@ export interface ServerStats {
   webhookDeliveries: number;
   webhookResends: number;
   webhookAnswered: number;
+  /** TCP connections the server has accepted so far. */
+  connections: number;
 }
 
 export interface ServerReplies {

@@ -81,9 +81,7 @@ function floors(
   return { getUpdates, handleUpdate, borrowed };
 }
 
-const OVERHEAD_NOTE =
-  `The floors run in processes of their own (each pays its own warm-up and keeps its ${int(UPDATES)} updates alive), so their sum can exceed a lean implementation's end-to-end cost: read values within ±1.5 µs of 0 as no overhead. ` +
-  "getUpdates-only is grammY's client (bot.api.getUpdates), so for grammy-runner (node-http), which sends getUpdates without it, the overhead also counts what node:http saves against grammY's client (negative: cheaper).";
+const OVERHEAD_NOTE = `The floors run in processes of their own (each pays its own warm-up and keeps its ${int(UPDATES)} updates alive), so their sum can exceed a lean implementation's end-to-end cost: read values within ±1.5 µs of 0 as no overhead. `;
 
 /** What each runner adds to grammY's own cost per update, if throughput-noop ran. */
 export function overheadTable(results: Results, previous: Section[]): Table | undefined {

@@ -105,8 +105,8 @@ const ABOUT =
   "Each run is a fresh Node.js process driving a real grammY `Bot` (grammY " +
   "`bot.start()`, `@grammyjs/runner` 2.0.3 `run()` or grammy-runner `run()`) against the " +
   "fake Bot API server of `grammy-runner/testing`, itself in a separate process, over " +
-  "loopback HTTP; the throughput scenarios also measure grammy-runner `run()` with " +
-  '`runner: { transport: "node-http" }` (getUpdates over plain node:http). ' +
+  "loopback HTTP; the client scenarios also measure grammy-runner `run()` with " +
+  "`createFetch()` from grammy-runner/fetch as grammY's `client.fetch`. " +
   "Implementations alternate A B C A B C. Throughput is measured from the " +
   "first getUpdates call to the last handler done, with every update already waiting on " +
   "the server; CPU is the bot process's `process.cpuUsage()` (user + system) over that " +

@@ -60,6 +60,7 @@ async function execute(command: ServerCommand): Promise<ServerReplies[ServerComm
         webhookDeliveries: s.webhookDeliveries,
         webhookResends: s.webhookResends,
         webhookAnswered: s.webhookAnswered,
+        connections: s.connections,
       };
     }
   }

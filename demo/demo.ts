@@ -4,6 +4,7 @@
 // a live status line every second. Ctrl-C stops gracefully and prints the drain.
 // With BOT_TOKEN set, the same bot runs against Telegram instead.
 import { Bot, type Context, type SessionFlavor, session } from "grammy";
+import { createFetch } from "../src/client/index.js";
 import { type RunHandle, run, sequentialize } from "../src/index.js";
 import { createFakeBotApi } from "../src/testing/index.js";
 import { type DemoOptions, parseDemoArgs, USAGE, UsageError } from "./args.js";
@@ -32,7 +33,9 @@ function createBot(
   token: string,
   apiRoot: string | undefined,
 ): { bot: Bot<DemoContext>; errors: () => number } {
-  const bot = new Bot<DemoContext>(token, apiRoot ? { client: { apiRoot } } : {});
+  const bot = new Bot<DemoContext>(token, {
+    client: { fetch: createFetch(), ...(apiRoot ? { apiRoot } : {}) },
+  });
   const chatKey = (ctx: Context) => ctx.chat?.id.toString();
   let errors = 0;
   bot.use(sequentialize(chatKey));

@@ -73,7 +73,7 @@ export async function fairness(
   srv: ServerAddress | undefined,
 ): Promise<Metrics> {
   const bot = await fakeServerBot(srv, { count: job.flood, chats: 1, firstChatId: FLOOD_CHAT });
-  const probe = probeGetUpdates(bot, impl);
+  const probe = probeGetUpdates(bot);
   const quietTotal = job.quietGroups * job.quietPerGroup;
   const total = job.flood + quietTotal;
   bot.catch(noop);

@@ -1,11 +1,10 @@
 /**
- * The implementations under test, driven the same way: grammy-runner's run()
- * (over grammY's client or node:http), @grammyjs/runner's run() and bot.start().
+ * The implementations under test, driven the same way: grammy-runner's run(),
+ * @grammyjs/runner's run() and bot.start().
  */
-import { subscribe } from "node:diagnostics_channel";
-import type { ClientRequest } from "node:http";
 import { run as theirRun, sequentialize as theirSequentialize } from "@grammyjs/runner";
 import { Bot, type Context, type Middleware } from "grammy";
+import { createFetch } from "../../src/client/index.js";
 import {
   run as ourRun,
   sequentialize as ourSequentialize,
@@ -20,28 +19,24 @@ type PushMessages = Omit<Extract<ServerCommand, { cmd: "pushMessages" }>, "cmd">
 
 /**
  * A bot for the fake server, with `backlog` (if any) pushed there first and
- * `bot.init()` done, so that getMe is out of the way.
+ * `bot.init()` done, so that getMe is out of the way. With `fastClient`, its
+ * API calls go through `createFetch()`.
  */
 export async function fakeServerBot(
   srv: ServerAddress | undefined,
   backlog?: PushMessages,
+  fastClient = false,
 ): Promise<Bot> {
   if (srv === undefined) throw new Error("this job needs the fake server");
-  const bot = new Bot(srv.token, { client: { apiRoot: srv.url } });
+  const client = fastClient ? { apiRoot: srv.url, fetch: createFetch() } : { apiRoot: srv.url };
+  const bot = new Bot(srv.token, { client });
   if (backlog !== undefined) await server({ cmd: "pushMessages", ...backlog });
   await bot.init();
   return bot;
 }
 
-/**
- * Counts getUpdates calls and notes the time and CPU of the first one: in
- * grammY's API transformer, or, for `ours-http` (whose getUpdates bypasses
- * `bot.api`), when node:http creates a request whose path ends in /getUpdates.
- */
-export function probeGetUpdates(
-  bot: Bot,
-  impl: Impl,
-): { calls: number; firstAt: number; firstCpu: number } {
+/** Counts getUpdates calls in grammY's API transformer and notes the time and CPU of the first one. */
+export function probeGetUpdates(bot: Bot): { calls: number; firstAt: number; firstCpu: number } {
   const probe = { calls: 0, firstAt: 0, firstCpu: 0 };
   const called = (): void => {
     if (probe.calls++ === 0) {
@@ -49,13 +44,6 @@ export function probeGetUpdates(
       probe.firstCpu = cpuMicros();
     }
   };
-  if (impl === "ours-http") {
-    subscribe("http.client.request.start", (message) => {
-      const { request } = message as { request: ClientRequest };
-      if (request.path.endsWith("/getUpdates")) called();
-    });
-    return probe;
-  }
   bot.api.config.use((prev, method, payload, signal) => {
     if (method === "getUpdates") called();
     return prev(method, payload, signal);
@@ -69,7 +57,7 @@ function chatKey(ctx: Context): string {
 
 /** The implementation's own sequentialize, by chat. */
 export function sequentializeOf(impl: Impl): Middleware<Context> {
-  if (impl === "ours" || impl === "ours-http") return ourSequentialize(chatKey);
+  if (impl === "ours") return ourSequentialize(chatKey);
   if (impl === "runner") return theirSequentialize(chatKey);
   throw new Error(`no sequentialize for ${impl}`);
 }
@@ -86,14 +74,10 @@ export interface Driver {
 /** Starts polling with `impl`; `concurrency` is the sink's, `journal` ours only. */
 export function start(impl: Impl, bot: Bot, concurrency?: number, journal?: UpdateJournal): Driver {
   const sink = concurrency === undefined ? undefined : { concurrency };
-  if (journal !== undefined && impl !== "ours" && impl !== "ours-http")
-    throw new Error(`no journal for ${impl}`);
+  if (journal !== undefined && impl !== "ours") throw new Error(`no journal for ${impl}`);
   switch (impl) {
-    case "ours":
-    case "ours-http": {
-      const runner =
-        impl === "ours-http" ? { silent: true, transport: "node-http" as const } : { silent: true };
-      const handle = ourRun(bot, { runner, sink, journal });
+    case "ours": {
+      const handle = ourRun(bot, { runner: { silent: true }, sink, journal });
       return { stop: () => handle.stop(), ended: async () => void (await handle.task()), handle };
     }
     case "runner": {

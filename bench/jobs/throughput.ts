@@ -16,6 +16,7 @@ import {
   start,
   stopAndEnd,
 } from "./implementations.js";
+import { server } from "./rpc.js";
 import { syncFloor } from "./sync-floor.js";
 import { cpuMicros, peakRssMb } from "./usage.js";
 import { deferred } from "./waits.js";
@@ -27,8 +28,13 @@ export async function throughput(
 ): Promise<Metrics> {
   const floor = job.syncFloorBytes === undefined ? undefined : await syncFloor(job.syncFloorBytes);
   const total = job.updates;
-  const bot = await fakeServerBot(srv, { count: total, chats: job.chats, firstChatId: 1 });
-  const probe = probeGetUpdates(bot, impl);
+  const bot = await fakeServerBot(
+    srv,
+    { count: total, chats: job.chats, firstChatId: 1 },
+    job.fastClient === true,
+  );
+  const connectionsBefore = (await server({ cmd: "stats" })).connections;
+  const probe = probeGetUpdates(bot);
   let errors = 0;
   bot.catch(() => {
     errors++;
@@ -44,7 +50,12 @@ export async function throughput(
     finished.resolve();
   };
   const ms = job.delayMs;
-  if (ms > 0)
+  if (job.reply)
+    bot.use(async (ctx) => {
+      await ctx.reply("ok");
+      mark();
+    });
+  else if (ms > 0)
     bot.use(async () => {
       await delay(ms);
       mark();
@@ -62,6 +73,7 @@ export async function throughput(
   } finally {
     if (dir !== "") await rm(dir, { recursive: true, force: true });
   }
+  const connections = (await server({ cmd: "stats" })).connections - connectionsBefore;
   const seconds = (end.at - probe.firstAt) / 1000;
   return {
     updates: total,
@@ -70,6 +82,7 @@ export async function throughput(
     rss: end.rss,
     calls: (end.calls / total) * 1000,
     errors,
+    connections,
     wallPerUpdate: (seconds * 1e6) / total,
     ...(floor === undefined ? {} : { syncFloor: floor }),
   };

@@ -116,7 +116,7 @@ export async function workers(
   const workMs = calibrateWork(job.workMs);
   process.env[WORKER_ENV.token] = srv?.token ?? "";
   const bot = await fakeServerBot(srv);
-  const probe = probeGetUpdates(bot, impl);
+  const probe = probeGetUpdates(bot);
   let errors = 0;
   let lastError = "";
   bot.catch((error) => {

@@ -1,5 +1,6 @@
 /** Every scenario, in the order they run and RESULTS.md lists them, and --scenario's choice. */
 import { options, usageError } from "../args.js";
+import { clientScenario } from "./client.js";
 import { fairnessScenario } from "./fairness.js";
 import { getUpdatesFloor, handleUpdateFloor } from "./floors.js";
 import { journalScenario } from "./journal.js";
@@ -16,6 +17,8 @@ export const SCENARIOS: Scenario[] = [
   throughputScenario("throughput-5ms", 5, false),
   throughputScenario("throughput-noop-seq", 0, true),
   throughputScenario("throughput-5ms-seq", 5, true),
+  clientScenario(false),
+  clientScenario(true),
   handleUpdateFloor,
   getUpdatesFloor,
   fairnessScenario(500),

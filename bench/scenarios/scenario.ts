@@ -104,7 +104,6 @@ export function ratiosOf(scenario: Scenario, columns: Column[]): RatioDef[] {
       a: "ours",
       b: other,
     })),
-    { label: "ours-http / runner", a: "ours-http", b: "runner" },
   ];
   return ratios.filter((r) => has(r.a) && has(r.b));
 }

@@ -32,7 +32,6 @@ export function throughputScenario(name: string, delayMs: number, seq: boolean):
   return {
     name,
     title: `${name}: ${int(UPDATES)} updates over ${int(CHATS)} chats, ${handler}${seq ? ", sequentialize(chat id)" : ""}`,
-    // Every implementation, ours with `runner: { transport: "node-http" }` included.
     impls: ALL_IMPLS,
     needsServer: true,
     timeoutMs: quick ? 45_000 : 90_000,
@@ -47,8 +46,6 @@ export function throughputScenario(name: string, delayMs: number, seq: boolean):
     note:
       (delayMs > 0
         ? `bot.start() handles one update at a time, so it gets ${int(SEQUENTIAL_SLOW_UPDATES)} updates here; compare rates. `
-        : "") +
-      (seq ? "bot.start() runs without sequentialize (it is sequential anyway). " : "") +
-      "grammy-runner (node-http) is run(bot, { runner: { transport: \"node-http\" } }): getUpdates goes over plain node:http instead of grammY's client, so its calls are counted (and the clock and CPU start) when node:http creates the first getUpdates request rather than in grammY's API transformer.",
+        : "") + (seq ? "bot.start() runs without sequentialize (it is sequential anyway). " : ""),
   };
 }

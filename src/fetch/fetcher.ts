@@ -14,7 +14,6 @@ import {
 import { type FetchCounters, newFetchCounters } from "./counters.js";
 import { checkRunnerOptions, type FetcherSettings, type RunnerOptions } from "./options.js";
 import { Backoff, classify, fatalError } from "./retry.js";
-import { createTransport, type UpdatesTransport } from "./transport.js";
 
 const log = logger("fetch");
 
@@ -26,8 +25,6 @@ export interface Fetcher<Y> {
   fetch: (batchSize: number, signal: GrammySignal) => Promise<Y[]>;
   /** Tells Telegram that every fetched update is done, unless it already knows. */
   confirm: () => Promise<void>;
-  /** Frees the connections of the `"node-http"` transport; `confirm` does it too. Idempotent. */
-  close: () => void;
   /** Initialises the bot (init, drop_pending_updates, onStart) unless done; `fetch` does it too. */
   init: (signal: GrammySignal) => Promise<void>;
   /**
@@ -50,13 +47,11 @@ export function createFetcher<Y extends { update_id: number }, R>(
   checkBot(bot);
   hideToken(bot);
   const settings = checkRunnerOptions(bot, options);
-  const transport = createTransport<Y>(bot, settings.transport);
-  const fetcher = new UpdateFetcher(bot, settings, transport, observers);
+  const fetcher = new UpdateFetcher(bot, settings, observers);
   // Bound: the runner hands these on as plain functions.
   return {
     fetch: (batchSize, signal) => fetcher.fetch(batchSize, signal),
     confirm: () => fetcher.confirm(),
-    close: () => transport.close(),
     init: (signal) => fetcher.init(signal),
     startAt: (offset) => fetcher.startAt(offset),
     nextOffset: () => fetcher.nextOffset(),
@@ -81,7 +76,6 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
   constructor(
     private readonly bot: BotAdapter<Y, R>,
     private readonly settings: FetcherSettings,
-    private readonly transport: UpdatesTransport<Y>,
     private readonly observers: Observers,
   ) {}
 
@@ -114,7 +108,7 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
       this.counters.getUpdatesCalls++;
       const sent = args.offset;
       const answer = await this.observers.time(
-        this.transport.getUpdates(args, signal),
+        this.bot.api.getUpdates(args, signal),
         (seconds, ok) => signal.aborted || this.observers.getUpdates(seconds, ok),
       );
       this.confirmed = Math.max(this.confirmed, sent);
@@ -125,13 +119,16 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
   }
 
   async confirm(): Promise<void> {
-    if (this.offset <= this.confirmed) return this.transport.close();
+    if (this.offset <= this.confirmed) return;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), CONFIRM_TIMEOUT_MS);
     try {
       this.counters.getUpdatesCalls++;
       const sent = this.offset;
-      await this.transport.getUpdates({ offset: sent, limit: 1, timeout: 0 }, controller.signal);
+      await this.bot.api.getUpdates(
+        { offset: sent, limit: 1, timeout: 0 },
+        controller.signal as unknown as GrammySignal,
+      );
       this.confirmed = Math.max(this.confirmed, sent);
       log(`confirmed offset ${sent}`);
     } catch (error) {
@@ -140,7 +137,6 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
       );
     } finally {
       clearTimeout(timer);
-      this.transport.close();
     }
   }
 

@@ -1,14 +1,6 @@
 import type { Update, UserFromGetMe } from "grammy/types";
-import {
-  checkBoolean,
-  checkFunction,
-  checkNumber,
-  checkOneOf,
-  optionalObject,
-  show,
-} from "../util/options.js";
+import { checkBoolean, checkFunction, checkNumber, optionalObject, show } from "../util/options.js";
 import { type RetryInterval, type RetryPolicy, retryPolicy } from "./retry.js";
-import { TRANSPORTS, type Transport } from "./transport.js";
 
 /**
  * What `getUpdates` is asked for.
@@ -70,35 +62,6 @@ export interface RunnerOptions {
   deleteWebhook?: boolean;
   /** Called once the bot is initialised, before the first fetch, like `bot.start()`'s. */
   onStart?: (botInfo: UserFromGetMe) => void | Promise<void>;
-  /**
-   * How `getUpdates` is sent. `"grammy"` (default) calls `bot.api.getUpdates`,
-   * so everything configured on the bot's API client applies.
-   *
-   * `"node-http"` sends every `getUpdates` (the final offset confirmation on
-   * stop included) as a plain `node:http`/`node:https` POST over one
-   * keep-alive connection and parses the answer with `JSON.parse`, which
-   * costs less CPU per update. It uses the bot's token, `client.apiRoot`,
-   * `client.environment` and `client.buildUrl`, gives up on a request after
-   * the long-polling timeout plus 10 s, and answers errors with the same
-   * `error_code`, `description` and `parameters` fields, so retries, 429
-   * `retry_after` and 401/409 handling stay the same. It bypasses, for
-   * `getUpdates` only:
-   * - API transformers (`bot.api.config.use(...)`), e.g. auto-retry,
-   *   throttlers or loggers: they do not see `getUpdates`;
-   * - the client's fetch setup: `client.baseFetchConfig` (custom agent,
-   *   proxy, headers), a custom `client.fetch` and `client.timeoutSeconds`;
-   * - `client.sensitiveLogs` (its errors never contain the token anyway).
-   *
-   * `bot.init()`, `deleteWebhook` and every call your handlers make still go
-   * through grammY. Node.js only. Keep the default if `getUpdates` must pass a
-   * transformer or a proxy.
-   *
-   * @example
-   * ```ts
-   * const handle = run(bot, { runner: { transport: "node-http" } });
-   * ```
-   */
-  transport?: "grammy" | "node-http";
 }
 
 const RUNNER_KEYS = [
@@ -110,7 +73,6 @@ const RUNNER_KEYS = [
   "drop_pending_updates",
   "deleteWebhook",
   "onStart",
-  "transport",
 ] as const;
 const FETCH_KEYS = ["timeout", "allowed_updates"] as const;
 
@@ -123,7 +85,6 @@ export interface FetcherSettings {
   dropPending: boolean;
   deleteWebhook: boolean;
   onStart: RunnerOptions["onStart"];
-  transport: Transport;
 }
 
 /**
@@ -146,8 +107,7 @@ export function checkRunnerOptions(
     throw new TypeError(
       "Option `runner.drop_pending_updates` needs `bot.api.deleteWebhook`, which the given bot lacks.",
     );
-  const transport = checkOneOf("runner.transport", opts.transport, TRANSPORTS, "grammy");
-  return { ...fetch, retry, silent, dropPending, deleteWebhook, onStart, transport };
+  return { ...fetch, retry, silent, dropPending, deleteWebhook, onStart };
 }
 
 function checkFetchOptions(

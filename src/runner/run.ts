@@ -295,9 +295,8 @@ export function run<Y extends { update_id: number }, R>(
   const handle = runnerOf(source, sink, {
     silent: fetcher.silent,
     afterDrain: journaling === undefined ? fetcher.confirm : () => journaling.afterDrain(),
-    // Also after a failure: free the transport's connection and the journal's lock.
+    // Also after a failure: free the journal's lock.
     onEnd: async () => {
-      fetcher.close();
       await journaling?.close();
     },
   });

@@ -207,6 +207,17 @@ export interface FakeBotApi {
    */
   calls(method?: string): RecordedCall[];
   /**
+   * Closes every keep-alive connection that has no request in progress, as a
+   * server or proxy does with idle connections; clients must open new ones.
+   *
+   * @example
+   * ```ts
+   * api.closeIdleConnections();
+   * await bot.api.getMe(); // on a new connection
+   * ```
+   */
+  closeIdleConnections(): void;
+  /**
    * Resolves once `predicate` holds, checked now, after every change of the
    * server's state and every 10 ms (so a condition on the bot's side, such as
    * a handler counter, works too). Rejects if it throws, after `timeoutMs`

@@ -26,6 +26,7 @@ const FAULT_TYPES = [
   "result",
   "drop",
   "delay",
+  "close",
 ] as const;
 
 /**
@@ -41,6 +42,8 @@ const FAULT_TYPES = [
  * - `result`: 200 `{ ok: true, result: value }` for any `value`, e.g. a malformed update list.
  * - `drop`: the connection is destroyed without an answer.
  * - `delay`: the normal answer, `ms` milliseconds late.
+ * - `close`: the normal answer, with `Connection: close`; the server then closes
+ *   the connection, as servers and proxies do with keep-alive connections.
  *
  * @example
  * ```ts
@@ -57,7 +60,8 @@ export type Fault =
   | { type: "non_json" }
   | { type: "result"; value: unknown }
   | { type: "drop" }
-  | { type: "delay"; ms: number };
+  | { type: "delay"; ms: number }
+  | { type: "close" };
 
 /** The faults not used yet, per method, each with the number of requests it still answers. */
 export class FaultQueue {
@@ -101,7 +105,10 @@ export class FaultQueue {
 }
 
 /** Answers `exchange` with `fault`; a delay is not an answer, the caller waits it out. */
-export function answerFault(exchange: Exchange, fault: Exclude<Fault, { type: "delay" }>): void {
+export function answerFault(
+  exchange: Exchange,
+  fault: Exclude<Fault, { type: "delay" | "close" }>,
+): void {
   switch (fault.type) {
     case "http":
       exchange.sendError(fault.status, fault.description ?? STATUS_CODES[fault.status] ?? "Error");

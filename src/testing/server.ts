@@ -77,6 +77,9 @@ export class FakeBotApiServer implements FakeBotApi {
     };
     this.server = createServer((req, res) => this.onRequest(req, res));
     this.server.keepAliveTimeout = 60_000;
+    this.server.on("connection", () => {
+      this.stats.connections++;
+    });
   }
 
   get url(): string {
@@ -130,6 +133,8 @@ export class FakeBotApiServer implements FakeBotApi {
     this.callLog.reset(this.queue.openPolls);
     this.waiters.notify();
   };
+
+  closeIdleConnections = (): void => this.server.closeIdleConnections();
 
   waitFor = (predicate: (api: FakeBotApi) => boolean, timeoutMs = 10_000): Promise<void> =>
     this.waiters.waitFor(predicate, timeoutMs);
@@ -219,6 +224,9 @@ export class FakeBotApiServer implements FakeBotApi {
         this.answer(exchange);
         this.waiters.notify();
       }, timerDelay(fault.ms));
+    } else if (fault.type === "close") {
+      exchange.res.shouldKeepAlive = false;
+      this.answer(exchange);
     } else answerFault(exchange, fault);
     this.waiters.notify();
   }

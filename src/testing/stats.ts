@@ -34,6 +34,8 @@ export interface FakeBotApiStats {
   webhookFailures: number;
   /** Highest number of webhook requests open at the same time. */
   webhookMaxConnections: number;
+  /** TCP connections accepted (a keep-alive client opens few). */
+  connections: number;
 }
 
 /**
@@ -73,6 +75,7 @@ export class CallLog {
     webhookAnswered: 0,
     webhookFailures: 0,
     webhookMaxConnections: 0,
+    connections: 0,
   };
   private recorded: RecordedCall[] = [];
   private lastGetUpdates: RecordedCall | undefined;
@@ -117,5 +120,6 @@ export class CallLog {
     stats.webhookAnswered = 0;
     stats.webhookFailures = 0;
     stats.webhookMaxConnections = 0;
+    stats.connections = 0;
   }
 }

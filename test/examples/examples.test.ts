@@ -46,10 +46,10 @@ function runNode(args: string[]): Promise<Outcome> {
   });
 }
 
-/** The count in the example's last words: "N updates handled", "N handled" or "handled N". */
+/** The count in the example's last words: "N updates handled", "N handled", "handled N" or "N replies in". */
 function handledIn(output: string): number {
-  const match = /(\d+) (?:updates )?handled|handled (\d+)/.exec(output);
-  return match ? Number(match[1] ?? match[2]) : 0;
+  const match = /(\d+) (?:updates )?handled|handled (\d+)|([\d,]+) replies in/.exec(output);
+  return match ? Number((match[1] ?? match[2] ?? match[3]).replaceAll(",", "")) : 0;
 }
 
 describe("examples run against the fake Bot API server", () => {

@@ -4,14 +4,14 @@
  * first) and the fake Bot API over loopback. Run it with
  * `deno run -A test/runtimes/smoke.ts` or `bun test/runtimes/smoke.ts`.
  * Prints one line per check and `smoke: N passed, N failed` last; exits 1
- * on any failure. The fast client (built on another branch) is not
- * checked here yet.
+ * on any failure.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bot } from "grammy";
 import { distribute, fileJournal, isReplayed, run, sequentialize } from "grammy-runner";
+import { createFetch } from "grammy-runner/fetch";
 import { registerRunnerMetrics } from "grammy-runner/prometheus";
 import { createFakeBotApi, type FakeBotApi } from "grammy-runner/testing";
 import { Registry } from "prom-client";
@@ -131,15 +131,31 @@ async function distributed(api: FakeBotApi): Promise<void> {
     );
 }
 
-async function nodeHttpWithMetrics(api: FakeBotApi): Promise<void> {
-  const bot = botFor(api);
-  bot.on("message", () => {});
+/** Bun's built-in `undici` cannot dispatch: there createFetch() must say so at once. */
+function fastClient(): ReturnType<typeof createFetch> | undefined {
+  if (!("Bun" in globalThis)) return createFetch({ connections: 4 });
+  try {
+    createFetch();
+  } catch (error) {
+    assert(String(error).includes("Bun provides its own"), `unclear error on Bun: ${error}`);
+    return undefined;
+  }
+  throw new Error("createFetch() on Bun should throw");
+}
+
+async function fastClientWithMetrics(api: FakeBotApi): Promise<void> {
+  const fetch = fastClient();
+  const client = fetch === undefined ? { apiRoot: api.url } : { apiRoot: api.url, fetch };
+  const bot = new Bot(api.token, { client });
+  bot.on("message", (ctx) => ctx.reply("ok"));
   api.pushMessages({ count: 20 });
   const registry = new Registry();
-  const handle = run(bot, { runner: { ...QUIET.runner, transport: "node-http" } });
+  const handle = run(bot, QUIET);
   registerRunnerMetrics(handle, { registry });
-  await until(() => handle.stats().handled === 20, "20 updates over node-http");
+  await until(() => handle.stats().handled === 20, "20 updates over createFetch()");
   await handle.stop();
+  await fetch?.close();
+  assert(api.calls("sendMessage").length === 20, "not every update was answered");
   const text = await registry.metrics();
   assert(text.includes("grammy_runner_updates_handled_total 20"), "handled_total is not 20");
   assert(
@@ -153,7 +169,10 @@ const CHECKS: Array<[string, (api: FakeBotApi) => Promise<void>]> = [
   ["stop() drains", draining],
   ["journal replays", journaled],
   ["distribute() with a worker", distributed],
-  ['transport "node-http" and grammy-runner/prometheus', nodeHttpWithMetrics],
+  [
+    "createFetch() (undici; on Bun its clear error) and grammy-runner/prometheus",
+    fastClientWithMetrics,
+  ],
 ];
 
 let passed = 0;
