@@ -96,12 +96,13 @@ function introduction(username: string, options: DemoOptions, simulated: boolean
     `running = handlers holding a slot (at most ${concurrency}); parked = updates waiting`,
     "for an earlier one of their chat (sequentialize), holding no slot.",
   ];
-  // Measured: the first replies of many chats at once open a keep-alive
-  // connection each, which costs more CPU than the requests on it later.
+  // Measured: the first seconds cost more CPU per update (JIT warm-up, new
+  // connections) in a process near its capacity, so a backlog builds and
+  // clears slowly; with few chats, few handlers run at once and it does not.
   if (simulated && chats > 50)
     lines.push(
       "The first seconds run slower: the bot, the fake server and the users share",
-      `one process, and up to ${chats} first replies at once open a connection each.`,
+      "one process, which warms up (JIT, connections) with little spare capacity.",
     );
   return lines.join("\n");
 }
