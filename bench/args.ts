@@ -11,11 +11,12 @@ export const ALL_IMPLS: Impl[] = ["ours", "runner", "start"];
 const USAGE = `Usage: npm run bench -- [options]
 
   --quick              fewer updates, shorter handlers (a smoke run)
-  --rounds N           rounds per scenario (default 3); implementations alternate A B C A B C
+  --rounds N           rounds per scenario (default 3, with --quick 1); implementations alternate A B C A B C
   --scenario NAMES     comma-separated names or prefixes (e.g. "throughput", "fairness"); repeatable
   --impl NAMES         comma-separated subset of ${ALL_IMPLS.join(", ")}
   --timeout SECONDS    hard limit per run instead of the scenario's own (60-90 s)
-  --out FILE           where to write the results (default bench/RESULTS.md; "-" for nowhere)
+  --out FILE           where to write the results (default bench/RESULTS.md, with --quick
+                       bench/.out/RESULTS-quick.md; "-" for nowhere)
   --help               this text
 
 Environment: BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node.js flags
@@ -65,7 +66,7 @@ function parse(args: string[]): BenchOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  const rounds = flags.rounds === undefined ? 3 : Number(flags.rounds);
+  const rounds = flags.rounds === undefined ? (flags.quick ? 1 : 3) : Number(flags.rounds);
   if (!Number.isInteger(rounds) || rounds < 1)
     usageError(`--rounds must be a positive integer, got ${flags.rounds}\n\n${USAGE}`);
   const timeoutMs = flags.timeout === undefined ? undefined : Number(flags.timeout) * 1000;

@@ -5,10 +5,12 @@
  * Every measured run is a fresh bot process (`bot.ts`) next to a fresh fake
  * Bot API server process (`server.ts`); implementations alternate A B C A B C
  * for N rounds and the tables show medians. Results also go to
- * `bench/RESULTS.md`.
+ * `bench/RESULTS.md` (a --quick run: `bench/.out/RESULTS-quick.md`).
  */
+
+import { relative } from "node:path";
 import { options } from "./args.js";
-import { RESULTS_FILE } from "./paths.js";
+import { QUICK_RESULTS_FILE, RESULTS_FILE } from "./paths.js";
 import { type Outcome, runOnce } from "./processes.js";
 import { overheadTable, type Results, renderText, type Table, tableOf } from "./report.js";
 import { readSections, writeResults } from "./results-file.js";
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   const results = await measure(scenarios, problems);
   const totalSeconds = (performance.now() - started) / 1000;
 
-  const out = options.out ?? RESULTS_FILE;
+  const out = options.out ?? (quick ? QUICK_RESULTS_FILE : RESULTS_FILE);
   const previous = readSections(out === "-" ? RESULTS_FILE : out);
   const tables = scenarios.map((s) => tableOf(s, results));
   const overhead = overheadTable(results, previous);
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     totalSeconds,
     problems: (key) => problems.of(key),
   });
+  console.log(`results written to ${relative(process.cwd(), out)}`);
 }
 
 await main();

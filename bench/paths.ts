@@ -8,5 +8,8 @@ import { fileURLToPath } from "node:url";
 /** bench/.out/: the bundles of the orchestrator, the server, the bot and the worker threads. */
 export const OUT_DIR = dirname(fileURLToPath(import.meta.url));
 
-/** Where the results go unless --out says otherwise. */
+/** Where a full run's results go unless --out says otherwise. */
 export const RESULTS_FILE = join(dirname(OUT_DIR), "RESULTS.md");
+
+/** Where a --quick run's results go unless --out says otherwise: never over the committed RESULTS.md. */
+export const QUICK_RESULTS_FILE = join(OUT_DIR, "RESULTS-quick.md");

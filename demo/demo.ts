@@ -1,53 +1,40 @@
 // `npm start`: a bot under grammy-runner, with no Telegram account needed.
 // Starts the fake Bot API server from grammy-runner/testing, simulated users
-// (many chats, one of them flooding, some slow handlers, an occasional failing
-// one) and a bot using run(), sequentialize() and session(); prints a live
-// status line every second. Ctrl-C stops gracefully and prints the drain.
+// (demo/users.ts) and a bot using run(), sequentialize() and session(); prints
+// a live status line every second. Ctrl-C stops gracefully and prints the drain.
 // With BOT_TOKEN set, the same bot runs against Telegram instead.
-import { parseArgs } from "node:util";
 import { Bot, type Context, type SessionFlavor, session } from "grammy";
 import { createFetch } from "../src/client/index.js";
-import { run, sequentialize } from "../src/index.js";
-import { createFakeBotApi, type FakeBotApi } from "../src/testing/index.js";
+import { type RunHandle, run, sequentialize } from "../src/index.js";
+import { createFakeBotApi } from "../src/testing/index.js";
+import { type DemoOptions, parseDemoArgs, USAGE, UsageError } from "./args.js";
 import { serveMetrics } from "./metrics.js";
-
-const { values: flags } = parseArgs({
-  options: {
-    updates: { type: "string", default: "20000" },
-    chats: { type: "string", default: "200" },
-    concurrency: { type: "string", default: "500" },
-    duration: { type: "string", default: "20" },
-    rate: { type: "string", default: "1000" },
-    help: { type: "boolean", default: false },
-  },
-});
-if (flags.help) {
-  console.log(`npm start -- [--updates N] [--chats N] [--concurrency N] [--duration S] [--rate N/s]
-Simulates users against a fake Bot API server (or uses Telegram when BOT_TOKEN is set).`);
-  process.exit(0);
-}
-const positive = (name: string, text: string): number => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a whole number >= 1, got ${JSON.stringify(text)}`);
-    process.exit(2);
-  }
-  return n;
-};
-const totalUpdates = positive("updates", flags.updates);
-const chats = positive("chats", flags.chats);
-const concurrency = positive("concurrency", flags.concurrency);
-const durationS = positive("duration", flags.duration);
-const rate = positive("rate", flags.rate);
+import { StatusLine } from "./status-line.js";
+import { FLOOD_CHAT, startUsers } from "./users.js";
 
 type DemoContext = Context & SessionFlavor<{ seen: number }>;
-const FLOOD_CHAT = 1;
 
-async function main(): Promise<void> {
-  const token = process.env.BOT_TOKEN;
-  const api: FakeBotApi | undefined = token ? undefined : await createFakeBotApi();
-  const bot = new Bot<DemoContext>(token ?? (api as FakeBotApi).token, {
-    client: { fetch: createFetch(), ...(api ? { apiRoot: api.url } : {}) },
+/** The options, or the usage and an exit: 0 for --help, 2 with a one-line error for a mistake. */
+function readOptions(): DemoOptions {
+  try {
+    const options = parseDemoArgs(process.argv.slice(2));
+    if (options !== "help") return options;
+    console.log(USAGE);
+    process.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${USAGE}\n\nerror: ${error.message}`);
+    process.exit(2);
+  }
+}
+
+/** The demo bot: per-chat order and sessions, handlers of varying cost, a few failing. */
+function createBot(
+  token: string,
+  apiRoot: string | undefined,
+): { bot: Bot<DemoContext>; errors: () => number } {
+  const bot = new Bot<DemoContext>(token, {
+    client: { fetch: createFetch(), ...(apiRoot ? { apiRoot } : {}) },
   });
   const chatKey = (ctx: Context) => ctx.chat?.id.toString();
   let errors = 0;
@@ -70,69 +57,105 @@ async function main(): Promise<void> {
   bot.catch(() => {
     errors++;
   });
+  return { bot, errors: () => errors };
+}
 
-  const handle = run(bot, {
-    sink: { concurrency },
-    runner: {
-      onStart: (me) => console.log(`@${me.username} is running (concurrency ${concurrency})`),
-    },
-  });
-  const metrics = await serveMetrics(handle);
-
-  // Simulated users: a steady stream over many chats, a tenth of it from one flooding chat.
-  let pushed = 0;
-  const tick = 50;
-  const simulator = api
-    ? setInterval(() => {
-        const batch = Math.min(Math.ceil((rate * tick) / 1000), totalUpdates - pushed);
-        for (let i = 0; i < batch; i++, pushed++) {
-          const flood = pushed % 10 === 0;
-          const chat = flood ? FLOOD_CHAT : 2 + (pushed % (chats - 1 || 1));
-          const kind = pushed % 97 === 0 ? "fail" : pushed % 53 === 0 ? "slow" : "hi";
-          api.pushMessage(chat, `${kind} ${pushed}`);
-        }
-      }, tick)
-    : undefined;
-
+/** Redraws the status every second: rate, slots in use, parked updates, latency, errors. */
+function showStatus(
+  handle: RunHandle,
+  line: StatusLine,
+  concurrency: number,
+  errors: () => number,
+): NodeJS.Timeout {
   let last = 0;
   let lastAt = performance.now();
-  const status = setInterval(() => {
+  return setInterval(() => {
     const s = handle.stats();
     const now = performance.now();
     const perSecond = ((s.handled - last) * 1000) / (now - lastAt);
     last = s.handled;
     lastAt = now;
-    const line =
-      `${perSecond.toFixed(0).padStart(6)} upd/s | handled ${s.handled} | in flight ${s.inFlight}` +
-      ` (parked ${s.parked}) | p50 ${s.latency.p50.toFixed(1)} ms p99 ${s.latency.p99.toFixed(1)} ms` +
-      ` | errors ${errors} | getUpdates ${s.getUpdatesCalls}`;
-    if (process.stdout.isTTY) process.stdout.write(`\r${line.padEnd(process.stdout.columns - 1)}`);
-    else console.log(line);
+    line.show([
+      `${perSecond.toFixed(0).padStart(5)} upd/s`,
+      `running ${s.inFlight - s.parked}/${concurrency}`,
+      `parked ${s.parked}`,
+      `p50 ${s.latency.p50.toFixed(0)} p99 ${s.latency.p99.toFixed(0)} ms`,
+      `handled ${s.handled}`,
+      `errors ${errors()}`,
+      `getUpdates ${s.getUpdatesCalls}`,
+    ]);
   }, 1000);
+}
+
+/** What the demo runs and how to read its status line, printed once at the start. */
+function introduction(username: string, options: DemoOptions, simulated: boolean): string {
+  const { chats, concurrency, rate } = options;
+  const lines = [
+    `@${username} is running (concurrency ${concurrency})` +
+      (simulated ? `: ${chats} simulated chats send ${rate} updates/s.` : "."),
+    `running = handlers holding a slot (at most ${concurrency}); parked = updates waiting`,
+    "for an earlier one of their chat (sequentialize), holding no slot.",
+  ];
+  // Measured: the first seconds cost more CPU per update (JIT warm-up, new
+  // connections) in a process near its capacity, so a backlog builds and
+  // clears slowly; with few chats, few handlers run at once and it does not.
+  if (simulated && chats > 50)
+    lines.push(
+      "The first seconds run slower: the bot, the fake server and the users share",
+      "one process, which warms up (JIT, connections) with little spare capacity.",
+    );
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const token = process.env.BOT_TOKEN;
+  const api = token ? undefined : await createFakeBotApi();
+  const { bot, errors } = createBot(token ?? (api?.token as string), api?.url);
+  const line = new StatusLine(process.stdout);
+  let status: NodeJS.Timeout | undefined;
+  const handle = run(bot, {
+    sink: { concurrency: options.concurrency },
+    runner: {
+      onStart: (me) => {
+        line.print(introduction(me.username, options, api !== undefined));
+        // Only now: until the Bot API answers, the runner prints its retries.
+        status = showStatus(handle, line, options.concurrency, errors);
+      },
+    },
+  });
+  const metrics = await serveMetrics(handle);
+  const users = api ? startUsers(api, options.updates, options.chats, options.rate) : undefined;
 
   let stopping = false;
   const stop = async (why: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    if (simulator) clearInterval(simulator);
-    const inFlight = handle.size();
+    users?.stop();
     const started = performance.now();
-    process.stdout.write(`\n${why}: stopping, ${inFlight} updates in flight…\n`);
+    line.keep();
+    line.print(`${why}: stopping, ${handle.size()} updates in flight…`);
     await handle.stop();
     clearInterval(status);
     const s = handle.stats();
-    console.log(
+    line.print(
       `Drained in ${(performance.now() - started).toFixed(0)} ms: ${s.handled} handled, ` +
-        `${s.failed} failed, ${s.timedOut} timed out, ${s.inFlight} left, ` +
-        `${s.getUpdatesCalls} getUpdates calls.`,
+        `${s.failed} failed, ${s.timedOut} timed out, ${s.inFlight} left.\n` +
+        `${s.getUpdatesCalls} getUpdates calls for ${s.fetched} updates.`,
     );
-    await api?.close();
-    await metrics.close();
   };
   process.once("SIGINT", () => void stop("Ctrl-C"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
-  if (api) setTimeout(() => void stop(`${durationS} s elapsed`), durationS * 1000).unref();
-  await handle.task();
+  if (api)
+    setTimeout(() => void stop(`${options.duration} s elapsed`), options.duration * 1000).unref();
+  try {
+    await handle.task();
+  } finally {
+    clearInterval(status);
+    line.clear();
+    await metrics.close();
+    await api?.close();
+  }
 }
 
 main().catch((error) => {

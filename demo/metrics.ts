@@ -32,7 +32,7 @@ export async function serveMetrics(handle: RunHandle): Promise<MetricsEndpoint> 
     server.listen(port, "127.0.0.1", resolve);
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
-  console.log(`Prometheus metrics at ${url} (try: curl ${url})`);
+  console.log(`Prometheus metrics: curl ${url}`);
   return {
     url,
     close: async () => {

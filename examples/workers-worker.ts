@@ -1,5 +1,7 @@
-// The bot's logic, run in a worker thread started by examples/workers-bot.ts.
+// The bot's logic, run in a worker thread started by workers-bot.ts.
 import { BotWorker } from "grammy-runner";
+import { workerConnection } from "./support.js";
 
-const worker = new BotWorker(process.env.BOT_TOKEN ?? "");
+const { token, config } = workerConnection();
+const worker = new BotWorker(token, config);
 worker.on("message:text", (ctx) => ctx.reply(`A worker thread says: ${ctx.message.text}`));

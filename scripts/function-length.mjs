@@ -16,7 +16,7 @@ if (!Number.isInteger(max) || max < 1) {
   console.error(`--max expects a whole number >= 1, got ${args[args.indexOf("--max") + 1]}`);
   process.exit(2);
 }
-if (dirs.length === 0) dirs.push("src", "bench", "demo");
+if (dirs.length === 0) dirs.push("src", "bench", "demo", "examples");
 
 function* files(dir) {
   for (const name of readdirSync(dir)) {

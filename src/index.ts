@@ -9,7 +9,7 @@
  * bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
  * const handle = run(bot);
  * ```
- * @module
+ * @module grammy-runner
  */
 
 export type {

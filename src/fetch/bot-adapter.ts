@@ -63,3 +63,44 @@ export function hideToken(bot: object): void {
   addSecret(b.token);
   addSecret(b.api?.token);
 }
+
+/** The members of a grammY `Bot` that let the runner send getMe itself; checked at run time. */
+interface InitParts {
+  isInited?: unknown;
+  botInfo?: UserFromGetMe;
+  api: {
+    getMe?: unknown;
+    options?: { apiRoot?: unknown };
+  };
+}
+
+const DEFAULT_API_HOST = "api.telegram.org";
+
+/**
+ * getMe as the runner sends it before `bot.init()`, under its own retry
+ * policy: grammY's `init()` would retry a network error silently and for
+ * good. The answer becomes `bot.botInfo`, so `init()` then sends nothing.
+ * `undefined` for a bot that knows its info already or is not grammY-like.
+ */
+export function getMeOf(bot: object): ((signal: GrammySignal) => Promise<void>) | undefined {
+  const b = bot as InitParts;
+  const { getMe } = b.api;
+  const isInited = b.isInited;
+  if (typeof getMe !== "function" || typeof isInited !== "function") return undefined;
+  if (isInited.call(bot) === true) return undefined;
+  return async (signal) => {
+    const me = (await getMe.call(b.api, signal)) as UserFromGetMe;
+    if (isInited.call(bot) !== true) b.botInfo = me;
+  };
+}
+
+/** The host of the bot's Bot API server, for messages (the token is in the path, never here). */
+export function apiHostOf(bot: object): string {
+  const root = (bot as InitParts).api.options?.apiRoot;
+  if (root === undefined) return DEFAULT_API_HOST;
+  try {
+    return new URL(String(root)).host || "the configured client.apiRoot";
+  } catch {
+    return "the configured client.apiRoot";
+  }
+}

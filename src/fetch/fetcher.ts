@@ -3,7 +3,14 @@ import { describeError, logger, redact } from "../util/log.js";
 import { Observers } from "../util/observe.js";
 import { show } from "../util/options.js";
 import { type SignalLike, sleep } from "../util/timers.js";
-import { type BotAdapter, botInfoOf, checkBot, hideToken } from "./bot-adapter.js";
+import {
+  apiHostOf,
+  type BotAdapter,
+  botInfoOf,
+  checkBot,
+  getMeOf,
+  hideToken,
+} from "./bot-adapter.js";
 import { type FetchCounters, newFetchCounters } from "./counters.js";
 import { checkRunnerOptions, type FetcherSettings, type RunnerOptions } from "./options.js";
 import { Backoff, classify, fatalError } from "./retry.js";
@@ -144,6 +151,11 @@ class UpdateFetcher<Y extends { update_id: number }, R> {
   private async start(signal: GrammySignal): Promise<void> {
     const { bot, settings } = this;
     if (bot.init !== undefined) {
+      const getMe = getMeOf(bot);
+      if (getMe !== undefined)
+        await this.retrying(`getMe to the Bot API at ${apiHostOf(bot)}`, signal, () =>
+          getMe(signal),
+        );
       const init = bot.init;
       await this.retrying("bot.init()", signal, () => init.call(bot, signal));
     }

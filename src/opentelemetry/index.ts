@@ -10,7 +10,7 @@
  * recordRunnerMetrics(run(bot)); // on the global MeterProvider
  * ```
  *
- * @module
+ * @module grammy-runner/opentelemetry
  */
 export type { MetricsSource } from "../metrics/instruments.js";
 export { type OpenTelemetryOptions, recordRunnerMetrics } from "../metrics/opentelemetry.js";

@@ -9,7 +9,7 @@
  * registerRunnerMetrics(run(bot)); // on prom-client's global registry
  * ```
  *
- * @module
+ * @module grammy-runner/prometheus
  */
 export type { MetricsSource } from "../metrics/instruments.js";
 export { type PrometheusOptions, registerRunnerMetrics } from "../metrics/prometheus.js";

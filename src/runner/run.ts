@@ -80,7 +80,9 @@ export interface RunnerHandle {
   /**
    * The promise of the current (or last) run: resolves after a stop has
    * drained, rejects with the error that ended the runner. `undefined` before
-   * the first start.
+   * the first start. Calling it makes you the one who reports that error: the
+   * runner prints a failure to stderr (unless `runner.silent`) only for a run
+   * whose `task()` was never called.
    */
   task: () => Promise<void> | undefined;
   /** Whether the runner is fetching; `false` from the moment `stop()` is called. */
@@ -116,7 +118,7 @@ export interface RunHandle extends RunnerHandle {
 }
 
 interface Lifecycle {
-  /** Prints a failure that ends the runner, unless silenced. */
+  /** Never prints a failure that ends the runner (else: printed when task() was not called). */
   silent: boolean;
   /** Runs after a clean stop has drained the sink; a rejection fails the run. */
   afterDrain?: () => Promise<void>;
@@ -158,14 +160,15 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
   let generation = 0;
   let current: Promise<void> | undefined;
 
+  /** Whether task() was called for the run of that generation: then its caller reports failures. */
+  let observed = 0;
+
   async function loop(mine: number): Promise<void> {
     const active = () => running && generation === mine;
     let failure: { error: unknown } | undefined;
     const fail = (error: unknown) => {
       failure ??= { error };
       log(`runner failed: ${describeError(error)}`);
-      if (!life.silent)
-        console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
     };
     try {
       // A run queued behind a draining one may already be stopped: then it must not fetch.
@@ -200,7 +203,10 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
         failure ??= { error };
       }
     }
-    if (failure !== undefined) throw failure.error;
+    if (failure !== undefined) {
+      if (!life.silent) reportUnlessObserved(failure.error, () => observed >= mine);
+      throw failure.error;
+    }
     log("stopped and drained");
   }
 
@@ -221,7 +227,10 @@ function runnerOf<Y>(source: UpdateSource<Y>, sink: UpdateSink<Y>, life: Lifecyc
       return current === undefined ? Promise.resolve() : current.then(noop, noop);
     },
     size: () => sink.size(),
-    task: () => current,
+    task: () => {
+      observed = generation;
+      return current;
+    },
     isRunning: () => running,
   };
 }
@@ -342,4 +351,15 @@ function joinCluster<Y extends { update_id: number }>(
       "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
     );
   return checkCluster(cluster).join<Y>({ fetcher, botId, silent: fetcher.silent });
+}
+
+/**
+ * Prints a failure that nobody would see otherwise: one whose task() was not
+ * called, decided a tick later so a task() called right after the failure
+ * counts. Whoever awaits task() gets the error and reports it once.
+ */
+function reportUnlessObserved(error: unknown, observed: () => boolean): void {
+  setImmediate(() => {
+    if (!observed()) console.error(`[grammy-runner] The runner stopped: ${describeError(error)}`);
+  });
 }

@@ -11,7 +11,7 @@
  * const bot = new Bot(api.token, { client: { apiRoot: api.url } });
  * ```
  *
- * @module
+ * @module grammy-runner/testing
  */
 export type { Update, UserFromGetMe } from "grammy/types";
 export { createFakeBotApi, type FakeBotApi, type FakeBotApiOptions } from "./fake-bot-api.js";

@@ -209,8 +209,32 @@ export class FakeBotApiServer implements FakeBotApi {
       exchange.sendError(400, error.message);
       return;
     }
+    this.received(exchange);
+  }
+
+  private received(exchange: Exchange): void {
+    const { method } = exchange;
+    this.callLog.record(method, exchange.params);
+    if (method === "getUpdates") this.queue.register(exchange);
+    const fault = this.faults.take(method);
+    if (fault === undefined) this.answer(exchange);
+    else if (fault.type === "delay") {
+      exchange.timer = setTimeout(() => {
+        exchange.timer = undefined;
+        this.answer(exchange);
+        this.waiters.notify();
+      }, timerDelay(fault.ms));
+    } else if (fault.type === "close") {
+      exchange.res.shouldKeepAlive = false;
+      this.answer(exchange);
+    } else answerFault(exchange, fault);
+    this.waiters.notify();
+  }
+
+  /** The method's normal answer, now or after a `delay` fault, with 400 for what it cannot handle. */
+  private answer(exchange: Exchange): void {
     try {
-      this.received(exchange);
+      this.methods.answer(exchange);
     } catch (error) {
       // Input nothing anticipated (e.g. a chat_id that cannot become a
       // string) must fail this request, not the test process.
@@ -220,25 +244,6 @@ export class FakeBotApiServer implements FakeBotApi {
           `Bad Request: ${error instanceof Error ? error.message : String(error)}`,
         );
     }
-  }
-
-  private received(exchange: Exchange): void {
-    const { method } = exchange;
-    this.callLog.record(method, exchange.params);
-    if (method === "getUpdates") this.queue.register(exchange);
-    const fault = this.faults.take(method);
-    if (fault === undefined) this.methods.answer(exchange);
-    else if (fault.type === "delay") {
-      exchange.timer = setTimeout(() => {
-        exchange.timer = undefined;
-        this.methods.answer(exchange);
-        this.waiters.notify();
-      }, timerDelay(fault.ms));
-    } else if (fault.type === "close") {
-      exchange.res.shouldKeepAlive = false;
-      this.methods.answer(exchange);
-    } else answerFault(exchange, fault);
-    this.waiters.notify();
   }
 }
 

@@ -22,3 +22,20 @@ export function expectOwnLock(path: string): void {
   });
   expect(token).toMatch(/^[0-9a-f-]{36}$/);
 }
+
+/**
+ * Drops a file journal as if its process died: the OS closes its files (the
+ * log, the lock, the spare being prepared) and its timers go; nothing is
+ * flushed, compacted or unlocked, so the lock file stays.
+ */
+export async function abandonJournal(journal: object): Promise<void> {
+  const { fd, lock, replacer } = journal as {
+    fd?: { close(): Promise<void> };
+    lock: { handle?: { close(): Promise<void> }; timer?: NodeJS.Timeout };
+    replacer: { spare?: Promise<{ file: { close(): Promise<void> } } | undefined> };
+  };
+  await fd?.close();
+  await lock.handle?.close();
+  clearInterval(lock.timer);
+  await (await replacer.spare)?.file.close();
+}

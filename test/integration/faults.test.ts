@@ -111,6 +111,30 @@ describe("fatal answers", () => {
     expect(handle.isRunning()).toBe(false);
   });
 
+  it("prints the fatal error once only when nobody called task(); whoever awaits task() reports it", async () => {
+    const { api } = ctx;
+    const printed = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      api.inject({ type: "unauthorized" });
+      const awaited = run(botFor(api));
+      expect((await rejection(awaited.task())).code).toBe("unauthorized");
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(printed).not.toHaveBeenCalled();
+
+      api.inject({ type: "unauthorized" });
+      const ignored = run(botFor(api));
+      await until(() => !ignored.isRunning());
+      await until(() => printed.mock.calls.length > 0);
+      expect(printed).toHaveBeenCalledTimes(1);
+      expect(String(printed.mock.calls[0][0])).toMatch(
+        /^\[grammy-runner\] The runner stopped: .*(wrong|revoked|unauthorized)/i,
+      );
+      expect(String(printed.mock.calls[0][0])).not.toContain(api.token);
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
   it("ends on 409 conflict with code conflict", async () => {
     const { api } = ctx;
     const bot = botFor(api);
@@ -491,8 +515,9 @@ describe("token redaction", () => {
         String((error.cause as Error | undefined)?.message),
         String(handle.stats().lastError),
       ];
-      // The run did print and log something, so the check below means something.
-      expect(printed.length).toBeGreaterThanOrEqual(5);
+      // The run did print and log something, so the check below means something
+      // (four retried failures; the fatal one goes to task(), whose caller reports it).
+      expect(printed.length).toBeGreaterThanOrEqual(4);
       expect(debugLines.some((l) => l.includes("dropped") || l.includes("failed"))).toBe(true);
       for (const text of texts) {
         expect(text).not.toContain(api.token);

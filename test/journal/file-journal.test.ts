@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileJournal, isReplayed, run, type UpdateJournal } from "../../src/index.js";
 import { until } from "../helpers/async.js";
-import { expectOwnLock, lockText } from "../helpers/lock.js";
+import { abandonJournal, expectOwnLock, lockText } from "../helpers/lock.js";
 
 interface U {
   update_id: number;
@@ -45,18 +45,9 @@ function journalIn(path = dir, options?: Parameters<typeof fileJournal>[1]): Upd
 const updates = (from: number, count: number): U[] =>
   Array.from({ length: count }, (_, i) => ({ update_id: from + i, text: `msg ${from + i}` }));
 
-/** As if the process died: the OS closes its files; nothing is flushed, compacted or unlocked. */
+/** As if the process died: see abandonJournal(). */
 async function crash(): Promise<void> {
-  for (const journal of opened.splice(0)) {
-    const { fd, lock } = journal as unknown as {
-      fd?: { close(): Promise<void> };
-      lock: { handle?: { close(): Promise<void> }; timer?: NodeJS.Timeout };
-    };
-    await fd?.close();
-    // The lock file stays, as after a crash; its handle and touch timer go with the process.
-    await lock.handle?.close();
-    clearInterval(lock.timer);
-  }
+  for (const journal of opened.splice(0)) await abandonJournal(journal);
 }
 
 /** The log's records: the file without its preallocated zeros. */

@@ -19,7 +19,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { fileJournal } from "../../src/index.js";
 import { JournalLock } from "../../src/journal/lock.js";
 import { until } from "../helpers/async.js";
-import { expectOwnLock, lockText } from "../helpers/lock.js";
+import { abandonJournal, expectOwnLock, lockText } from "../helpers/lock.js";
 
 const TAKER = fileURLToPath(new URL("../fixtures/.build/lock-taker.mjs", import.meta.url));
 
@@ -194,16 +194,18 @@ describe("JournalLock", () => {
       await file.close();
     }
     await journal.flush();
-    await (journal as unknown as { fd?: { close(): Promise<void> } }).fd?.close();
+    await abandonJournal(journal);
     const held = (globalThis as Record<symbol, Set<string> | undefined>)[
       Symbol.for("grammy-runner.journal-locks")
     ];
     held?.clear();
     utimesSync(path, new Date(0), new Date(0));
-    const recovery = await fileJournal<{ update_id: number }>(dir).open();
+    const next = fileJournal<{ update_id: number }>(dir);
+    const recovery = await next.open();
     expect(recovery.pending.map((u) => u.update_id)).toEqual(
       Array.from({ length: 41 }, (_, i) => 1 + i),
     );
+    await next.close();
   });
 
   it("sees at its next write that its lock was removed by hand and made again", async () => {

@@ -35,6 +35,15 @@ describe("routing and close()", () => {
     expect((await call("getMe")).status).toBe(200);
   });
 
+  it("answers 400 to odd input after a delay fault too, instead of throwing in the timer", async () => {
+    const api = await start();
+    api.inject({ type: "delay", ms: 20 }, { method: "sendMessage" });
+    const odd = await call("sendMessage", { chat_id: { toString: 1 }, text: "x" });
+    expect(odd.status).toBe(400);
+    expect(odd.body).toMatchObject({ ok: false, error_code: 400 });
+    expect((await call("getMe")).status).toBe(200);
+  });
+
   it("close() ends held polls and waiters, frees the port and is idempotent", async () => {
     const servers = () =>
       process.getActiveResourcesInfo().filter((r) => r === "TCPServerWrap").length;
