@@ -28,6 +28,9 @@ describe("a one-chat flood under sequentialize", () => {
           FLOOD_TOKEN: api.token,
         },
         stdio: ["ignore", "inherit", "inherit", "ipc"],
+        // Unbounded parking (100,000 updates at about 6 KB each) could not fit in this
+        // heap and would crash the bot; a bounded one fits however V8 sizes its heap.
+        execArgv: ["--max-old-space-size=192"],
       });
       let received: FloodReport | undefined;
       child.on("message", (message) => {
