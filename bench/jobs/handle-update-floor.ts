@@ -1,22 +1,11 @@
 /** handle-update-floor: grammY's own cost of handling an update, without HTTP or a runner. */
 import { Bot } from "grammy";
-import type { Update, UserFromGetMe } from "grammy/types";
+import type { Update } from "grammy/types";
+import { botInfoFor } from "../../src/testing/builders.js";
 import type { JobOf, Metrics } from "../protocol.js";
 import { startSpan } from "./usage.js";
 
-const FLOOR_BOT_INFO: UserFromGetMe = {
-  id: 123456789,
-  is_bot: true,
-  first_name: "Test Bot",
-  username: "test_bot",
-  can_join_groups: true,
-  can_read_all_group_messages: false,
-  supports_inline_queries: false,
-  can_connect_to_business: false,
-  has_main_web_app: false,
-  has_topics_enabled: false,
-  allows_users_to_create_topics: false,
-} as UserFromGetMe;
+const FLOOR_BOT_INFO = botInfoFor("123456789:floor", {});
 
 /** The same updates the fake server's `pushMessages` makes (private chats, round-robin). */
 function makeUpdates(count: number, chats: number): Update[] {

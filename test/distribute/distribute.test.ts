@@ -13,6 +13,7 @@ import {
   distribute,
 } from "../../src/distribute/distribute.js";
 import { markReplayed } from "../../src/journal/journal.js";
+import { botInfoFor } from "../../src/testing/builders.js";
 
 /** Fixtures are bundled by test/global-setup.ts, because worker threads cannot load TypeScript. */
 function fixture(name: string): string {
@@ -27,21 +28,7 @@ const AWAITING = fileURLToPath(new URL("../fixtures/.build/worker-await.mjs", im
 const GATED = fileURLToPath(new URL("../fixtures/.build/worker-gated.mjs", import.meta.url));
 const CHILD = fixture("distribute-child");
 
-const me: UserFromGetMe = {
-  id: 42,
-  is_bot: true,
-  first_name: "Fixture",
-  username: "fixture_bot",
-  can_join_groups: true,
-  can_read_all_group_messages: false,
-  supports_inline_queries: false,
-  can_connect_to_business: false,
-  has_main_web_app: false,
-  has_topics_enabled: false,
-  allows_users_to_create_topics: false,
-  can_manage_bots: false,
-  supports_join_request_queries: false,
-};
+const me = botInfoFor("42:fixture", { first_name: "Fixture", username: "fixture_bot" });
 
 interface TestContext {
   update: Update;
