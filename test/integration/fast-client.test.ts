@@ -139,7 +139,7 @@ describe("createFetch() as grammY's client.fetch", () => {
     const started = Date.now();
     controller.abort();
     const error = await failure(poll);
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(5_000); // not the 30 s poll
     expect(error.name).toBe("HttpError");
     expect((error.error as Error).message).toMatch(/getUpdates was aborted$/);
     // The connection was dropped, so a new poll is not a second one open at once.
@@ -301,7 +301,7 @@ describe("createFetch() as grammY's client.fetch", () => {
     expect(api.stats.connections).toBeLessThanOrEqual(32); // the pool's default size
     const started = Date.now();
     await handle.stop();
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(5_000); // not the 30 s poll
   });
 });
 

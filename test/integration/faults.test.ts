@@ -176,7 +176,7 @@ describe("stop() while waiting to retry", () => {
   async function stopQuickly(handle: ReturnType<typeof run>): Promise<void> {
     const started = performance.now();
     await handle.stop();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     expect(handle.isRunning()).toBe(false);
     await expect(handle.task()).resolves.toBeUndefined();
   }
@@ -397,11 +397,9 @@ describe("handler timeout", () => {
     let slowFinished = false;
     let abortReason: unknown;
     let abortedAt = 0;
-    const startedAt = new Map<number, number>();
     bot.catch((err) => void caught.push((err.error as Error).message));
     bot.on("message", async (c) => {
       const id = c.update.update_id;
-      startedAt.set(id, performance.now());
       if (id === 1) {
         const signal = updateSignal(c);
         signal?.addEventListener("abort", () => {
@@ -415,6 +413,9 @@ describe("handler timeout", () => {
       done.push(id);
     });
     api.pushMessages({ count: 2, chats: 2 });
+    // The deadline counts from dispatch, which comes after this and may come
+    // long before the handler's first line on a busy host: measure from here.
+    const runAt = performance.now();
     const handle = run(bot, {
       sink: {
         concurrency: 1,
@@ -428,7 +429,7 @@ describe("handler timeout", () => {
     expect(timedOut).toEqual([1]);
     expect(handle.stats().timedOut).toBe(1);
     expect(abortReason).toBeInstanceOf(HandlerTimeoutError);
-    expect(abortedAt - (startedAt.get(1) ?? 0)).toBeGreaterThanOrEqual(45);
+    expect(abortedAt - runAt).toBeGreaterThanOrEqual(45);
     release.open();
     await until(() => caught.length === 1);
     expect(caught).toEqual(["late failure"]);
@@ -450,7 +451,7 @@ describe("handler timeout", () => {
     await until(() => timedOut === 1);
     const started = performance.now();
     await handle.stop();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     release.open();
   });
 
@@ -478,7 +479,7 @@ describe("handler timeout", () => {
     await until(() => handled.length === 4);
     const started = performance.now();
     await handle.stop();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
     hung.open();
   });
 });

@@ -64,7 +64,7 @@ describe("getMe before the first getUpdates", () => {
     await until(() => handle.stats().retries === 1);
     const started = performance.now();
     await handle.stop();
-    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(performance.now() - started).toBeLessThan(5_000); // not the 60 s wait
     await expect(handle.task()).resolves.toBeUndefined();
     expect(handle.isRunning()).toBe(false);
   });

@@ -23,8 +23,11 @@ import { abandonJournal, expectOwnLock, lockText } from "../helpers/lock.js";
 
 const TAKER = fileURLToPath(new URL("../fixtures/.build/lock-taker.mjs", import.meta.url));
 
-/** Short enough for tests, long enough for a touch from a timer in the test to land within it. */
-const WATCH_MS = 400;
+/**
+ * Short enough for tests, long enough for a touch from a timer set at a
+ * quarter of it to land within it while CI runs three suites on two cores.
+ */
+const WATCH_MS = 1_600;
 
 let dir: string;
 let path: string;
