@@ -13,21 +13,28 @@ export interface DemoOptions {
   duration: number;
   /** Updates pushed per second. */
   rate: number;
+  /** Whether the fake server delivers by webhook (`webhook()`) instead of long polling. */
+  webhook: boolean;
 }
 
 export const USAGE = `Usage: npm start -- [--updates N] [--chats N] [--concurrency N] [--duration S] [--rate N]
+                     [--webhook]
 
   --updates N       updates the simulated users send in all (default 20000)
   --chats N         chats they send them from; one chat sends a tenth of them (default 200)
   --concurrency N   the runner's sink.concurrency (default 500)
   --duration S      stop gracefully after S seconds (default 20)
   --rate N          updates sent per second (default 1000)
+  --webhook         the fake server POSTs updates to webhook() as Telegram would,
+                    instead of the bot polling with run()
   --help            this text
 
 Runs a bot on the embedded fake Bot API server with simulated users; with BOT_TOKEN set,
 the same bot runs against Telegram instead. Ctrl-C stops it gracefully.`;
 
-const DEFAULTS: DemoOptions = {
+type NumberOption = Exclude<keyof DemoOptions, "webhook">;
+
+const DEFAULTS: Record<NumberOption, number> = {
   updates: 20_000,
   chats: 200,
   concurrency: 500,
@@ -42,21 +49,23 @@ export class UsageError extends Error {
 
 /** The options from `argv` (without node and the script), or "help" for --help. */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | "help" {
-  const options = { ...DEFAULTS };
+  const options: DemoOptions = { ...DEFAULTS, webhook: false };
   let help = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (!arg.startsWith("--")) throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if (name === "help" && eq === -1) {
-      help = true;
+    if (name === "help" || name === "webhook") {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      if (name === "help") help = true;
+      else options.webhook = true;
       continue;
     }
     if (!Object.hasOwn(DEFAULTS, name)) throw new UsageError(`unknown option --${name}`);
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    options[name as keyof DemoOptions] = positiveInteger(name, value);
+    options[name as NumberOption] = positiveInteger(name, value);
   }
   return help ? "help" : options;
 }

@@ -2,11 +2,23 @@
 // Starts the fake Bot API server from grammy-runner/testing, simulated users
 // (demo/users.ts) and a bot using run(), sequentialize() and session(); prints
 // a live status line every second. Ctrl-C stops gracefully and prints the drain.
-// With BOT_TOKEN set, the same bot runs against Telegram instead.
+// With --webhook, the fake server POSTs the updates to webhook() as Telegram
+// would. With BOT_TOKEN set, the same bot polls Telegram instead.
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Bot, type Context, type SessionFlavor, session } from "grammy";
+import type { UserFromGetMe } from "grammy/types";
 import { createFetch } from "../src/client/index.js";
-import { type RunHandle, run, sequentialize } from "../src/index.js";
-import { createFakeBotApi } from "../src/testing/index.js";
+import {
+  type RunHandle,
+  type RunnerStats,
+  run,
+  sequentialize,
+  type WebhookHandle,
+  webhook,
+} from "../src/index.js";
+import { createFakeBotApi, type FakeBotApi } from "../src/testing/index.js";
 import { type DemoOptions, parseDemoArgs, USAGE, UsageError } from "./args.js";
 import { serveMetrics } from "./metrics.js";
 import { StatusLine } from "./status-line.js";
@@ -60,9 +72,60 @@ function createBot(
   return { bot, errors: () => errors };
 }
 
+/** The bot, started either way, as the rest of the demo sees it. */
+interface Running {
+  handle: RunHandle | WebhookHandle;
+  /** How updates reach the bot, for the status line. */
+  source: () => string;
+  /** Rejects if the bot fails for good; polling's task(). */
+  failed: Promise<void>;
+  close: () => Promise<void>;
+}
+
+/** The bot under run(): `ready` once the Bot API answered getMe. */
+function startPolling(
+  bot: Bot<DemoContext>,
+  concurrency: number,
+  ready: (me: UserFromGetMe) => void,
+): Running {
+  const handle = run(bot, { sink: { concurrency }, runner: { onStart: ready } });
+  return {
+    handle,
+    source: () => `getUpdates ${handle.stats().getUpdatesCalls}`,
+    // run() has started it, so there is a task.
+    failed: handle.task() as Promise<void>,
+    close: async () => {},
+  };
+}
+
+/** The bot under webhook(), on a loopback HTTP server that the fake server POSTs to. */
+async function startWebhook(
+  bot: Bot<DemoContext>,
+  api: FakeBotApi,
+  concurrency: number,
+): Promise<Running> {
+  const handle = webhook(bot, {
+    secretToken: randomBytes(16).toString("hex"),
+    sink: { concurrency },
+  });
+  const server = createServer(handle.callback("http"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await bot.init();
+  const { port } = server.address() as AddressInfo;
+  // As many requests at once as Telegram allows (its default is 40).
+  await handle.setWebhook(`http://127.0.0.1:${port}/bot`, { max_connections: 100 });
+  return {
+    handle,
+    source: () => `POSTs ${api.stats.webhookDeliveries} re-sent ${api.stats.webhookResends}`,
+    failed: new Promise<void>(() => {}),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** Redraws the status every second: rate, slots in use, parked updates, latency, errors. */
 function showStatus(
-  handle: RunHandle,
+  handle: { stats(): RunnerStats },
+  source: () => string,
   line: StatusLine,
   concurrency: number,
   errors: () => number,
@@ -82,7 +145,7 @@ function showStatus(
       `p50 ${s.latency.p50.toFixed(0)} p99 ${s.latency.p99.toFixed(0)} ms`,
       `handled ${s.handled}`,
       `errors ${errors()}`,
-      `getUpdates ${s.getUpdatesCalls}`,
+      source(),
     ]);
   }, 1000);
 }
@@ -110,23 +173,33 @@ function introduction(username: string, options: DemoOptions, simulated: boolean
 async function main(): Promise<void> {
   const options = readOptions();
   const token = process.env.BOT_TOKEN;
+  if (token && options.webhook) {
+    console.error("--webhook needs the fake server: Telegram only POSTs to a public HTTPS URL.");
+    process.exit(2);
+  }
   const api = token ? undefined : await createFakeBotApi();
   const { bot, errors } = createBot(token ?? (api?.token as string), api?.url);
   const line = new StatusLine(process.stdout);
   let status: NodeJS.Timeout | undefined;
-  const handle = run(bot, {
-    sink: { concurrency: options.concurrency },
-    runner: {
-      onStart: (me) => {
-        line.print(introduction(me.username, options, api !== undefined));
-        // Only now: until the Bot API answers, the runner prints its retries.
-        status = showStatus(handle, line, options.concurrency, errors);
-      },
-    },
-  });
+  const ready = (me: UserFromGetMe) => {
+    line.print(introduction(me.username, options, api !== undefined));
+    // Only now: until the Bot API answers, the runner prints its retries.
+    status = showStatus(running.handle, running.source, line, options.concurrency, errors);
+  };
+  // Polling calls ready() later, from onStart; a webhook has called getMe already.
+  const running =
+    api && options.webhook
+      ? await startWebhook(bot, api, options.concurrency)
+      : startPolling(bot, options.concurrency, ready);
+  if (options.webhook) ready(bot.botInfo);
+  const { handle } = running;
   const metrics = await serveMetrics(handle);
   const users = api ? startUsers(api, options.updates, options.chats, options.rate) : undefined;
 
+  let drained: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => {
+    drained = resolve;
+  });
   let stopping = false;
   const stop = async (why: string): Promise<void> => {
     if (stopping) return;
@@ -141,18 +214,20 @@ async function main(): Promise<void> {
     line.print(
       `Drained in ${(performance.now() - started).toFixed(0)} ms: ${s.handled} handled, ` +
         `${s.failed} failed, ${s.timedOut} timed out, ${s.inFlight} left.\n` +
-        `${s.getUpdatesCalls} getUpdates calls for ${s.fetched} updates.`,
+        `${running.source()} for ${s.fetched} updates.`,
     );
+    drained?.();
   };
   process.once("SIGINT", () => void stop("Ctrl-C"));
   process.once("SIGTERM", () => void stop("SIGTERM"));
   if (api)
     setTimeout(() => void stop(`${options.duration} s elapsed`), options.duration * 1000).unref();
   try {
-    await handle.task();
+    await Promise.race([stopped, running.failed]);
   } finally {
     clearInterval(status);
     line.clear();
+    await running.close();
     await metrics.close();
     await api?.close();
   }

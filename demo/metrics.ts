@@ -4,7 +4,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Registry } from "prom-client";
-import type { RunHandle } from "../src/index.js";
+import type { MetricsSource } from "../src/prometheus/index.js";
 import { registerRunnerMetrics } from "../src/prometheus/index.js";
 
 export interface MetricsEndpoint {
@@ -13,7 +13,7 @@ export interface MetricsEndpoint {
 }
 
 /** Serves `handle`'s metrics at http://127.0.0.1:<port>/metrics and says where. */
-export async function serveMetrics(handle: RunHandle): Promise<MetricsEndpoint> {
+export async function serveMetrics(handle: MetricsSource): Promise<MetricsEndpoint> {
   const registry = new Registry();
   const unregister = registerRunnerMetrics(handle, { registry });
   const server = createServer((req, res) => {

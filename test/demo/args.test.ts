@@ -9,7 +9,9 @@ describe("demo flags", () => {
       concurrency: 500,
       duration: 20,
       rate: 1000,
+      webhook: false,
     });
+    expect(parseDemoArgs(["--webhook", "--rate", "5"])).toMatchObject({ webhook: true, rate: 5 });
     expect(parseDemoArgs(["--help"])).toBe("help");
   });
 
@@ -22,6 +24,7 @@ describe("demo flags", () => {
     [["--duration"], "--duration needs a value"],
     [["now"], 'unexpected argument "now"'],
     [["--toString=1"], "unknown option --toString"],
+    [["--webhook=yes"], "--webhook takes no value"],
   ])("%j is a UsageError: %s", (argv, message) => {
     expect(() => parseDemoArgs(argv)).toThrow(new UsageError(message));
   });

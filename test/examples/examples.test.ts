@@ -121,4 +121,25 @@ describe("examples run against the fake Bot API server", () => {
     expect(run.output).not.toContain("\r");
     expect(run.output).toMatch(/^ *\d+ upd\/s \| running \d+\/500 \| parked \d+/m);
   }, 30_000);
+
+  it("npm start -- --webhook: the fake server POSTs every update to the demo's webhook", async () => {
+    const run = await runNode([
+      join(root, "scripts/run-ts.mjs"),
+      join(root, "demo/demo.ts"),
+      "--webhook",
+      "--duration",
+      "3",
+      "--updates",
+      "200",
+      "--chats",
+      "20",
+      "--rate",
+      "400",
+    ]);
+    expect(run.code, run.output).toBe(0);
+    expect(run.output).toMatch(/^Drained in \d+ ms: [1-9]\d* handled, /m);
+    // Counted by the fake server: the updates came by webhook, not by getUpdates.
+    expect(run.output).toMatch(/^POSTs [1-9]\d* re-sent \d+ for [1-9]\d* updates\.$/m);
+    expect(run.output).not.toMatch(/getUpdates/);
+  }, 30_000);
 });
