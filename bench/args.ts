@@ -15,12 +15,16 @@ const USAGE = `Usage: npm run bench -- [options]
   --scenario NAMES     comma-separated names or prefixes (e.g. "throughput", "fairness"); repeatable
   --impl NAMES         comma-separated subset of ${ALL_IMPLS.join(", ")}
   --timeout SECONDS    hard limit per run instead of the scenario's own (60-90 s)
+  --updates N          backlog of the throughput and client scenarios (default 20,000, with
+                       --quick 4,000)
   --out FILE           where to write the results (default bench/RESULTS.md, with --quick
                        bench/.out/RESULTS-quick.md; "-" for nowhere)
   --help               this text
 
 Environment: BENCH_BOT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" passes Node.js flags
-to the bot processes (e.g. to profile them).`;
+to the bot processes (e.g. to profile them). BENCH_BOT_EXEC=FILE starts the bot processes
+with FILE instead of node (a wrapper that ends in \`exec ... node "$@"\`, e.g. to count
+instructions with valgrind --tool=callgrind; see docs/benchmarks.md).`;
 
 export interface BenchOptions {
   /** Fewer updates, shorter handlers. */
@@ -34,6 +38,8 @@ export interface BenchOptions {
   timeoutMs: number | undefined;
   /** From --out: a file, "-" for none, or undefined for bench/RESULTS.md. */
   out: string | undefined;
+  /** From --updates: the throughput scenarios' backlog instead of their own. */
+  updates: number | undefined;
 }
 
 /** Says what is wrong with the command line and exits with code 2. */
@@ -57,6 +63,7 @@ function parse(args: string[]): BenchOptions {
       impl: { type: "string", multiple: true },
       out: { type: "string" },
       timeout: { type: "string" },
+      updates: { type: "string" },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -72,6 +79,9 @@ function parse(args: string[]): BenchOptions {
   const timeoutMs = flags.timeout === undefined ? undefined : Number(flags.timeout) * 1000;
   if (timeoutMs !== undefined && !(timeoutMs > 0))
     usageError(`--timeout must be a positive number of seconds, got ${flags.timeout}`);
+  const updates = flags.updates === undefined ? undefined : Number(flags.updates);
+  if (updates !== undefined && !(Number.isInteger(updates) && updates >= 100))
+    usageError(`--updates must be an integer of at least 100, got ${flags.updates}`);
   const impls = listOf(flags.impl);
   for (const name of impls)
     if (!ALL_IMPLS.includes(name as Impl))
@@ -83,6 +93,7 @@ function parse(args: string[]): BenchOptions {
     impls: impls as Impl[],
     timeoutMs,
     out: flags.out,
+    updates,
   };
 }
 

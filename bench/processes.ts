@@ -28,6 +28,9 @@ class RunTimeout extends Error {}
 /** Extra Node.js flags for the bot processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const BOT_EXEC_ARGV = (process.env.BENCH_BOT_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
 
+/** What starts the bot processes instead of node, e.g. a wrapper running it under valgrind. */
+const BOT_EXEC = process.env.BENCH_BOT_EXEC;
+
 /** How long the processes get to exit on their own after a run. */
 const EXIT_GRACE_MS = 5_000;
 
@@ -51,6 +54,7 @@ class RunProcesses {
       stdio: ["ignore", "inherit", "inherit", "ipc"],
       serialization: "advanced",
       execArgv: file === "bot.mjs" ? [...BOT_EXEC_ARGV, ...nodeArgs] : [],
+      ...(file === "bot.mjs" && BOT_EXEC !== undefined ? { execPath: BOT_EXEC } : {}),
       env: env ?? process.env,
     });
     this.children.push(child);

@@ -50,9 +50,14 @@ export async function throughput(
     finished.resolve();
   };
   const ms = job.delayMs;
+  // How many replies wait at once: each in flight needs a connection of grammY's default agent.
+  let replying = 0;
+  let peakReplying = 0;
   if (job.reply)
     bot.use(async (ctx) => {
+      if (++replying > peakReplying) peakReplying = replying;
       await ctx.reply("ok");
+      replying--;
       mark();
     });
   else if (ms > 0)
@@ -83,6 +88,7 @@ export async function throughput(
     calls: (end.calls / total) * 1000,
     errors,
     connections,
+    ...(job.reply ? { peakReplying } : {}),
     wallPerUpdate: (seconds * 1e6) / total,
     ...(floor === undefined ? {} : { syncFloor: floor }),
   };

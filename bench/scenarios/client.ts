@@ -9,6 +9,7 @@ import { CHATS, THROUGHPUT_METRICS, UPDATES } from "./throughput.js";
 const { quick } = options;
 
 const CONNECTIONS = metric("connections", "connections opened", int);
+const PEAK_REPLYING = metric("peakReplying", "replies in flight, peak", int);
 
 export function clientScenario(reply: boolean): Scenario {
   const name = reply ? "client-reply" : "client-noop";
@@ -38,7 +39,7 @@ export function clientScenario(reply: boolean): Scenario {
       reply,
       fastClient: id === "ours-fetch",
     }),
-    metrics: [...THROUGHPUT_METRICS, CONNECTIONS],
-    note: `createFetch() is \`new Bot(token, { client: { fetch: createFetch() } })\` with its defaults (32 connections per origin); the other columns use grammY's default client (node-fetch with a keep-alive agent). "connections opened" counts the TCP connections the fake server accepted during the run. Targets: createFetch / runner ≥ ${reply ? "1.5 for updates/s and ≤ 0.65 for CPU per update" : "1.3 for updates/s"}.`,
+    metrics: [...THROUGHPUT_METRICS, CONNECTIONS, ...(reply ? [PEAK_REPLYING] : [])],
+    note: `createFetch() is \`new Bot(token, { client: { fetch: createFetch() } })\` with its defaults (32 connections per origin); the other columns use grammY's default client (node-fetch with a keep-alive agent). "connections opened" counts the TCP connections the fake server accepted during the run (grammY's default agent opens one for every call in flight beyond those it has)${reply ? '; "replies in flight, peak" is the most handlers awaiting ctx.reply at once' : ""}. Targets: createFetch / runner ≥ ${reply ? "1.5 for updates/s and ≤ 0.65 for CPU per update" : "1.3 for updates/s"}.`,
   };
 }

@@ -14,7 +14,7 @@ import {
 const { quick } = options;
 
 /** The backlog of the throughput scenarios (and of the floors they are compared with). */
-export const UPDATES = quick ? 4_000 : 20_000;
+export const UPDATES = options.updates ?? (quick ? 4_000 : 20_000);
 export const CHATS = quick ? 200 : 1_000;
 /** bot.start() handles one update at a time: 20,000 × 5 ms would take 100 s. */
 const SEQUENTIAL_SLOW_UPDATES = quick ? 200 : 1_000;

@@ -275,15 +275,6 @@ export function run<Y extends { update_id: number }, R>(
   const fetcher = createFetcher(bot, opts.runner, metrics.observers);
   const journaling = journal === undefined ? undefined : new Journaling(fetcher, journal, metrics);
   const member = joinCluster(opts.cluster, journal, fetcher, () => botInfoOf(bot).id);
-  const source = createSource(
-    {
-      supply:
-        member?.supply.bind(member) ??
-        journaling?.supply.bind(journaling) ??
-        ((batchSize, signal) => fetcher.fetch(batchSize, signal)),
-    },
-    opts.source,
-  );
   const sinkOptions = validateSinkOptions(opts.sink);
   const onTimeout = sinkOptions.onTimeout;
 
@@ -307,6 +298,16 @@ export function run<Y extends { update_id: number }, R>(
         onTimeout(update, task);
       },
     },
+  );
+  const source = createSource(
+    {
+      supply:
+        member?.supply.bind(member) ??
+        journaling?.supply.bind(journaling) ??
+        ((batchSize, signal) => fetcher.fetch(batchSize, signal)),
+    },
+    opts.source,
+    () => sink.size() === 0,
   );
   const handle = runnerOf(source, sink, {
     silent: fetcher.silent,

@@ -73,6 +73,8 @@ const queueTick =
     ? process.nextTick.bind(process)
     : undefined;
 
+const always = (): boolean => true;
+
 /** Batches remembered to estimate the traffic rate. */
 const WINDOW = 16;
 
@@ -81,18 +83,23 @@ const WINDOW = 16;
  *
  * @param supplier Fetches batches of updates
  * @param options How to balance latency against the number of calls
+ * @param sinkIdle Whether the sink has no update left to handle. The next
+ *   batch is requested before the current one is handed out only then (see
+ *   below); without it, always.
  * @returns A source for {@link createRunner}
  *
  * @example
  * ```ts
- * const source = createSource({ supply: createUpdateFetcher(bot) });
- * const runner = createRunner(source, createConcurrentSink(consumer, onError));
+ * const sink = createConcurrentSink(consumer, onError);
+ * const source = createSource({ supply: createUpdateFetcher(bot) }, {}, () => sink.size() === 0);
+ * const runner = createRunner(source, sink);
  * runner.start();
  * ```
  */
 export function createSource<Y>(
   supplier: UpdateSupplier<Y>,
   options?: SourceOptions,
+  sinkIdle: () => boolean = always,
 ): UpdateSource<Y> {
   if (typeof supplier !== "object" || supplier === null || typeof supplier.supply !== "function")
     throw new TypeError("The update supplier must be an object with a `supply` function.");
@@ -117,19 +124,19 @@ export function createSource<Y>(
         throw error;
       }
       ahead = undefined;
-      // Overlap fetching with handling: ask for the next batch now, but only
-      // for the room that is left once this one is in the sink, so the
-      // concurrency cap still bounds what is fetched. Not while pacing, and
-      // not when the sink is nearly full: then it is better to wait and fetch
-      // a fuller batch once the sink has room again. Nor without a known
-      // room (the sequential and batch sinks): the next getUpdates confirms
-      // this batch, which they have not handled yet.
+      // Overlap fetching with handling: ask for the next batch now, for the
+      // room left once this one is in the sink, so the cap bounds what is
+      // fetched. Only into an idle sink: while earlier handlers still wait on
+      // their API calls, the consumer's fetch right after it takes this batch
+      // still overlaps with them, and one sent first would be answered before
+      // this batch's calls, stacking batch on batch (against one server that
+      // only meant more calls in flight, connections and garbage, not more
+      // throughput).
       const room = pace - items.length;
       if (
         pause === undefined &&
-        Number.isFinite(room) &&
-        room >= 1 &&
-        room >= pace / 2 &&
+        worthFetchingAhead(room, pace) &&
+        sinkIdle() &&
         !own.signal.aborted
       ) {
         ahead = supplier.supply(room, signal);
@@ -168,6 +175,16 @@ export function createSource<Y>(
       controller?.abort();
     },
   };
+}
+
+/**
+ * Whether `room` (left after the batch in hand) is worth a fetch ahead: not
+ * when the sink is nearly full, as a fuller batch once it has room again costs
+ * fewer calls; nor without a known room (the sequential and batch sinks), as
+ * the next getUpdates would confirm a batch they have not handled yet.
+ */
+function worthFetchingAhead(room: number, pace: number): boolean {
+  return Number.isFinite(room) && room >= 1 && room >= pace / 2;
 }
 
 /**

@@ -105,6 +105,26 @@ describe("createSource", () => {
     expect(await writesAndHandouts(fresh)).toEqual(["handed out 0", "written 1"]);
   });
 
+  it("fetches ahead only into an idle sink, else when the consumer asks for the next batch", async () => {
+    const supplier = countingSupplier();
+    let idle = false;
+    const source = createSource(supplier, {}, () => idle);
+    const gen = source.generator();
+    source.setGeneratorPace(10);
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [0] });
+    await flush();
+    // Earlier handlers are still running: the next fetch waits for the consumer.
+    expect(supplier.calls).toEqual([10]);
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [1] });
+    expect(supplier.calls).toEqual([10, 10]);
+
+    idle = true;
+    await expect(gen.next()).resolves.toEqual({ done: false, value: [2] });
+    await flush();
+    expect(supplier.calls).toEqual([10, 10, 10, 9]);
+    source.close();
+  });
+
   it("does not fetch ahead while pacing (speedTrafficBalance > 0)", async () => {
     const supplier = countingSupplier();
     const source = createSource(supplier, { speedTrafficBalance: 0.5 });
