@@ -10,10 +10,10 @@ import { type RunHandle, run } from "../runner/run.js";
 import type { SinkOptions } from "../runner/sink.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
+import { RecentIds } from "../util/recent-ids.js";
 import { checkRequest, type RequestGate, requestGate } from "./checks.js";
 import { newCounters, UNAVAILABLE, type WebhookBot } from "./intake.js";
 import type { ValidWebhookOptions } from "./options.js";
-import { RecentIds } from "./recent-ids.js";
 import { answer, type IncomingWebhook, type WebhookAnswer } from "./request.js";
 
 const log = logger("webhook");

@@ -11,10 +11,10 @@ import { concurrentSink } from "../runner/sink.js";
 import { SinkMetrics } from "../runner/stats.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
+import { RecentIds } from "../util/recent-ids.js";
 import { checkRequest, type RequestGate, requestGate } from "./checks.js";
 import { JournalWriter } from "./journal-writer.js";
 import type { ValidWebhookOptions } from "./options.js";
-import { RecentIds } from "./recent-ids.js";
 import { answer, type IncomingWebhook, type WebhookAnswer } from "./request.js";
 import type { SetWebhookApi } from "./set-webhook.js";
 
@@ -343,6 +343,8 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
       try {
         const recovery = await journal.open();
         this.recovered = recovery.pending;
+        // Telegram may send again what a previous run stored, handled and settled.
+        for (const id of recovery.recent ?? []) this.recent.add(id);
         this.writer = new JournalWriter(journal, recovery.offset ?? 0);
       } catch (error) {
         this.fail(error);
