@@ -83,10 +83,14 @@ async function flood(impl: Impl, job: JobOf<"webhook">, srv: ServerAddress): Pro
   });
   bot.use((ctx) => log.handle(ctx.update.update_id, ctx.chat?.id));
   const served = await serve(impl, bot, job.journal === true);
+  const cpuBefore = process.cpuUsage();
   await setWebhook(bot, served.url);
   const quietTotal = job.quietGroups * job.quietPerGroup;
   await waitUntil(() => log.quietStarts.size === quietTotal, job.capMs);
   const measured = new Map(log.quietStarts);
+  const cpu = process.cpuUsage(cpuBefore);
+  const handledInWindow = log.handled;
+  const connections = (await server({ cmd: "stats" })).webhookMaxConnections;
   fastForward();
   const drained = await waitUntil(() => log.handled >= job.updates + quietTotal, 60_000);
   const stats = await server({ cmd: "stats" });
@@ -98,6 +102,8 @@ async function flood(impl: Impl, job: JobOf<"webhook">, srv: ServerAddress): Pro
     quietStarted: measured.size,
     inOrder: log.inOrder && drained && log.lastFloodId === job.updates,
     resends: stats.webhookResends,
+    maxConnections: connections,
+    cpuPerUpdate: (cpu.user + cpu.system) / 1000 / Math.max(1, handledInWindow),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { options } from "../args.js";
 import { FAIRNESS_METRICS } from "./fairness.js";
-import { int, type MetricDef, metric, RATE, type Scenario } from "./scenario.js";
+import { fixed, int, type MetricDef, metric, RATE, type Scenario } from "./scenario.js";
 
 const { quick } = options;
 
@@ -24,7 +24,12 @@ function floodScenario(): Scenario {
   const flood = quick ? 500 : 2_000;
   const groups = quick ? 10 : 20;
   // The fairness rows but getUpdates calls, which a webhook makes none of.
-  const metrics: MetricDef[] = [...FAIRNESS_METRICS.filter((m) => m.key !== "calls"), RESENDS];
+  const metrics: MetricDef[] = [
+    ...FAIRNESS_METRICS.filter((m) => m.key !== "calls"),
+    RESENDS,
+    metric("maxConnections", "Telegram connections open at once, most (of 40)", int),
+    metric("cpuPerUpdate", "bot CPU ms per update handled until the last quiet start", fixed(2)),
+  ];
   return {
     name: "webhook-flood",
     title: `webhook-flood: one chat floods ${int(flood)}, then ${groups * 10} quiet chats send 1 each; sequentialize(chat id) (grammY: @grammyjs/runner's), 10 ms handlers, default settings`,
