@@ -76,7 +76,8 @@ async function main(): Promise<void> {
   for (const server of [balancer, ...servers]) server.close();
   const stored = handles.map((h) => h.stats().webhook.accepted);
   console.log(`stored by replica A/B/C: ${stored.join("/")}`);
-  console.log(`handled by replica: ${JSON.stringify(Object.fromEntries(handledBy))}`);
+  const handled = [...handledBy.values()].reduce((sum, n) => sum + n, 0);
+  console.log(`${handled} handled, by replica: ${JSON.stringify(Object.fromEntries(handledBy))}`);
   console.log(
     `Telegram sent ${api.stats.webhookDeliveries} requests (${api.stats.webhookResends} re-sends); getUpdates calls: ${api.calls("getUpdates").length}`,
   );
