@@ -152,7 +152,7 @@ export class RedisWebhookMember<Y extends { update_id: number }>
     this.current = undefined;
     if (joined === undefined) return;
     await joined.beating;
-    await this.writing;
+    // Not waiting for stores under way: destroying the client rejects them (answered 503).
     joined.reader.destroy();
     if (this.settings.client === undefined) joined.client.destroy();
   }
