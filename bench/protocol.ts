@@ -154,6 +154,8 @@ export interface ServerStats {
   webhookDeliveries: number;
   webhookResends: number;
   webhookAnswered: number;
+  /** Most webhook requests open at once (Telegram's max_connections bounds it). */
+  webhookMaxConnections: number;
   /** TCP connections the server has accepted so far. */
   connections: number;
 }

@@ -59,6 +59,7 @@ async function execute(command: ServerCommand): Promise<ServerReplies[ServerComm
         pending: api.pending(),
         webhookDeliveries: s.webhookDeliveries,
         webhookResends: s.webhookResends,
+        webhookMaxConnections: s.webhookMaxConnections,
         webhookAnswered: s.webhookAnswered,
         connections: s.connections,
       };

@@ -18,6 +18,8 @@ export type {
   ClusterFetcher,
   ClusterMember,
   ClusterStats,
+  WebhookClusterMember,
+  WebhookClusterOptions,
 } from "./cluster/cluster.js";
 export { BotWorker } from "./distribute/bot-worker.js";
 export {

@@ -4,13 +4,13 @@
  * by the fake server's Telegram-like delivery (one update per request, a
  * chat's next only after an answer, 40 connections, 60 s timeout, re-sends).
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bot, webhookCallback } from "grammy";
-import { fileJournal, webhook } from "../../src/index.js";
+import { fileJournal, type UpdateJournal, webhook } from "../../src/index.js";
 import { noop } from "../../src/util/noop.js";
 import { type Impl, type JobOf, type Metrics, now, type ServerAddress } from "../protocol.js";
 import { percentile } from "../stats.js";
@@ -21,9 +21,57 @@ import { fastForward, pause, waitUntil } from "./waits.js";
 
 const SECRET = "bench_secret";
 
+type Timing = Pick<Served, "appendedAt" | "storedAfter">;
+
 interface Served {
   url: string;
+  /** With a journal: when each update_id was appended (on the shared clock). */
+  appendedAt: Map<number, number>;
+  /** With a journal: how long each update_id's append took to be durable, ms. */
+  storedAfter: Map<number, number>;
+  /** With a journal: fdatasync of a small write in its directory before the run, p50 and p99 ms. */
+  fsync: { p50: number; p99: number } | undefined;
   stop(): Promise<void>;
+}
+
+/** 50 small writes, each fdatasynced, in `dir`: what one journal round costs on this disk. */
+function fsyncTimes(dir: string): { p50: number; p99: number } {
+  const path = join(dir, "fsync-probe");
+  const fd = openSync(path, "w", 0o600);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 50; i++) {
+      writeSync(fd, Buffer.alloc(300, 0x61));
+      const started = performance.now();
+      fdatasyncSync(fd);
+      times.push(performance.now() - started);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(path);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) };
+}
+
+/** `journal` with the time of each append and of its durability recorded, to split a latency there. */
+function timedJournal(journal: UpdateJournal, served: Timing): UpdateJournal {
+  return {
+    open: () => journal.open(),
+    append: (updates, offset) => {
+      const at = now();
+      for (const update of updates) served.appendedAt.set(update.update_id, at);
+      const appended = journal.append(updates, offset);
+      appended.then(() => {
+        for (const update of updates) served.storedAfter.set(update.update_id, now() - at);
+      }, noop);
+      return appended;
+    },
+    settle: (id) => journal.settle(id),
+    flush: () => journal.flush(),
+    check: () => journal.check?.(),
+    close: () => journal.close(),
+  };
 }
 
 /** Serves `bot` on 127.0.0.1: ours with webhook(), "runner" with grammY's webhookCallback. */
@@ -31,11 +79,13 @@ async function serve(impl: Impl, bot: Bot, journal: boolean): Promise<Served> {
   let listener: (req: IncomingMessage, res: ServerResponse) => void;
   let stopBot: () => Promise<void> = async () => {};
   const dir = journal ? mkdtempSync(join(tmpdir(), "bench-webhook-")) : undefined;
+  const timing: Timing = { appendedAt: new Map(), storedAfter: new Map() };
+  const fsync = dir === undefined ? undefined : fsyncTimes(dir);
   if (impl === "ours") {
     const handle = webhook(bot, {
       secretToken: SECRET,
       silent: true,
-      journal: dir === undefined ? undefined : fileJournal(dir),
+      journal: dir === undefined ? undefined : timedJournal(fileJournal(dir), timing),
     });
     listener = handle.callback("http");
     stopBot = () => handle.stop();
@@ -54,6 +104,8 @@ async function serve(impl: Impl, bot: Bot, journal: boolean): Promise<Served> {
   const { port } = http.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/bot`,
+    ...timing,
+    fsync,
     stop: async () => {
       await stopBot();
       http.closeAllConnections();
@@ -83,21 +135,44 @@ async function flood(impl: Impl, job: JobOf<"webhook">, srv: ServerAddress): Pro
   });
   bot.use((ctx) => log.handle(ctx.update.update_id, ctx.chat?.id));
   const served = await serve(impl, bot, job.journal === true);
+  const cpuBefore = process.cpuUsage();
   await setWebhook(bot, served.url);
   const quietTotal = job.quietGroups * job.quietPerGroup;
   await waitUntil(() => log.quietStarts.size === quietTotal, job.capMs);
   const measured = new Map(log.quietStarts);
+  const cpu = process.cpuUsage(cpuBefore);
+  const handledInWindow = log.handled;
+  const connections = (await server({ cmd: "stats" })).webhookMaxConnections;
   fastForward();
   const drained = await waitUntil(() => log.handled >= job.updates + quietTotal, 60_000);
   const stats = await server({ cmd: "stats" });
   await served.stop();
-  const sorted = latencies((await log.quietPush) ?? [], measured);
+  const pushed = (await log.quietPush) ?? [];
+  const sorted = latencies(pushed, measured);
+  // With a journal: push -> append (Telegram's queue for a connection, HTTP) and append -> start.
+  const appended = [...served.appendedAt].filter(([id]) => measured.has(id));
+  const toAppend = appended.length > 0 ? latencies(pushed, new Map(appended)) : [];
+  const afterAppend = appended
+    .map(([id, at]) => Math.max(0, (measured.get(id) ?? at) - at))
+    .sort((a, b) => a - b);
+  const stored = [...measured.keys()]
+    .map((id) => served.storedAfter.get(id))
+    .filter((ms): ms is number => ms !== undefined)
+    .sort((a, b) => a - b);
+  const split = (list: number[]) => (list.length > 0 ? percentile(list, 0.99) : Number.NaN);
   return {
     p50: percentile(sorted, 0.5),
     p99: percentile(sorted, 0.99),
     quietStarted: measured.size,
     inOrder: log.inOrder && drained && log.lastFloodId === job.updates,
     resends: stats.webhookResends,
+    maxConnections: connections,
+    pushToAppendP99: split(toAppend),
+    appendToStartP99: split(afterAppend),
+    appendToStoredP99: split(stored),
+    fsyncP50: served.fsync?.p50 ?? Number.NaN,
+    fsyncP99: served.fsync?.p99 ?? Number.NaN,
+    cpuPerUpdate: (cpu.user + cpu.system) / 1000 / Math.max(1, handledInWindow),
   };
 }
 

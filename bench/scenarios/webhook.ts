@@ -5,7 +5,7 @@
  */
 import { options } from "../args.js";
 import { FAIRNESS_METRICS } from "./fairness.js";
-import { int, type MetricDef, metric, RATE, type Scenario } from "./scenario.js";
+import { fixed, int, type MetricDef, metric, RATE, type Scenario } from "./scenario.js";
 
 const { quick } = options;
 
@@ -24,7 +24,17 @@ function floodScenario(): Scenario {
   const flood = quick ? 500 : 2_000;
   const groups = quick ? 10 : 20;
   // The fairness rows but getUpdates calls, which a webhook makes none of.
-  const metrics: MetricDef[] = [...FAIRNESS_METRICS.filter((m) => m.key !== "calls"), RESENDS];
+  const metrics: MetricDef[] = [
+    ...FAIRNESS_METRICS.filter((m) => m.key !== "calls"),
+    RESENDS,
+    metric("maxConnections", "Telegram connections open at once, most (of 40)", int),
+    metric("cpuPerUpdate", "bot CPU ms per update handled until the last quiet start", fixed(2)),
+    metric("pushToAppendP99", "journal: quiet push → append p99 ms", fixed(1)),
+    metric("appendToStartP99", "journal: quiet append → handler start p99 ms", fixed(1)),
+    metric("appendToStoredP99", "journal: quiet append → durable (answer) p99 ms", fixed(1)),
+    metric("fsyncP50", "journal: fdatasync on its disk before the run, p50 ms", fixed(2)),
+    metric("fsyncP99", "journal: fdatasync on its disk before the run, p99 ms", fixed(2)),
+  ];
   return {
     name: "webhook-flood",
     title: `webhook-flood: one chat floods ${int(flood)}, then ${groups * 10} quiet chats send 1 each; sequentialize(chat id) (grammY: @grammyjs/runner's), 10 ms handlers, default settings`,
@@ -50,7 +60,7 @@ function floodScenario(): Scenario {
       capMs: 30_000,
     }),
     metrics,
-    note: "Telegram sends a chat's next update only after the previous one was answered, so the flood arrives one at a time in every column (with fileJournal each is answered once stored instead of once handled); the quiet chats' updates compete for Telegram's 40 connections. Latency is measured on a clock shared by both processes.",
+    note: "Telegram sends a chat's next update only after the previous one was answered, so the flood arrives one at a time in every column (with fileJournal each is answered once stored instead of once handled); the quiet chats' updates compete for Telegram's 40 connections. Latency is measured on a clock shared by both processes. The journal rows split the fileJournal column at the append: before it, the wait for one of Telegram's connections, each held until its request's append is durable (1 to 2 journal rounds, whose fsyncs run one after another); after it, the handler starts without waiting for an fsync. The fdatasync rows time 50 small synced writes on the journal's disk just before the run: the latency follows the disk.",
   };
 }
 

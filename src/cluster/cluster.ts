@@ -108,6 +108,49 @@ export interface ClusterMember<Y> {
  */
 export interface Cluster {
   join<Y extends { update_id: number }>(context: ClusterContext<Y>): ClusterMember<Y>;
+  /**
+   * Optional: membership of a webhook replica, for `webhook(bot, { cluster })`.
+   * No replica polls Telegram: each one stores the updates its webhook
+   * receives and consumes its share of the partitions. `redisCluster()` has it.
+   */
+  joinWebhook?<Y extends { update_id: number }>(
+    context: ClusterContext<Y>,
+    options: WebhookClusterOptions,
+  ): WebhookClusterMember<Y>;
+}
+
+/**
+ * How a webhook replica deduplicates, given by `webhook()` to
+ * {@link Cluster.joinWebhook}.
+ *
+ * @example
+ * ```ts
+ * const member = cluster.joinWebhook?.(context, { dedupWindow: 10_000 });
+ * ```
+ */
+export interface WebhookClusterOptions {
+  /** How many recent `update_id`s the cluster remembers, shared by all replicas. */
+  dedupWindow: number;
+}
+
+/**
+ * A webhook replica's membership: a {@link ClusterMember} whose updates come
+ * from the cluster's webhooks rather than from a leader's getUpdates.
+ *
+ * @example
+ * ```ts
+ * const [isNew] = await member.store([update]); // durable now: answer Telegram 200
+ * ```
+ */
+export interface WebhookClusterMember<Y> extends ClusterMember<Y> {
+  /**
+   * Stores updates received by a webhook, each in its partition's stream,
+   * unless an update with the same `update_id` was stored recently (by any
+   * replica). Resolves once stored, with `true` for each update stored now and
+   * `false` for a re-send; waits while the streams hold more than the
+   * cluster's backlog; rejects if the store fails or `signal` aborts.
+   */
+  store(updates: readonly Y[], signal: AbortSignal): Promise<boolean[]>;
 }
 
 /** Checks the `cluster` option of `run()`. */

@@ -5,7 +5,13 @@ import { hash } from "../util/hash.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
 import { sleep } from "../util/timers.js";
-import type { Cluster, ClusterContext, ClusterMember, ClusterStats } from "./cluster.js";
+import type {
+  Cluster,
+  ClusterContext,
+  ClusterMember,
+  ClusterStats,
+  WebhookClusterOptions,
+} from "./cluster.js";
 import { Leadership } from "./leader.js";
 import { Partitions } from "./partitions.js";
 import {
@@ -16,6 +22,7 @@ import {
 } from "./redis-options.js";
 import { Keys } from "./redis-store.js";
 import { StoreHealth } from "./store-health.js";
+import { RedisWebhookMember } from "./webhook-member.js";
 
 const log = logger("cluster");
 /** How long a replica without partitions waits before looking again. */
@@ -53,6 +60,10 @@ export function redisCluster(options: RedisClusterOptions): Cluster {
   return {
     join: <Y extends { update_id: number }>(context: ClusterContext<Y>) =>
       new RedisMember<Y>(settings, context),
+    joinWebhook: <Y extends { update_id: number }>(
+      context: ClusterContext<Y>,
+      webhook: WebhookClusterOptions,
+    ) => new RedisWebhookMember<Y>(settings, context, webhook),
   };
 }
 
@@ -207,7 +218,7 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
  * host or port is not worth waiting for) and reconnecting with a capped
  * backoff after a connection that worked is lost.
  */
-async function connect(url: string): Promise<RedisClient> {
+export async function connect(url: string): Promise<RedisClient> {
   let ready = false;
   const client: RedisClient = createClient({
     url,
@@ -228,7 +239,7 @@ async function connect(url: string): Promise<RedisClient> {
 }
 
 /** Records which bot uses this name; refuses a name another bot uses. */
-async function claimName(
+export async function claimName(
   client: RedisClient,
   keys: Keys,
   botId: number,

@@ -124,6 +124,16 @@ const shas = new Map<string, string>(
   Object.values(SCRIPTS).map((s) => [s, createHash("sha1").update(s).digest("hex")]),
 );
 
+/** The SHA-1 of a script, computed once (also for scripts defined outside {@link SCRIPTS}). */
+function shaOf(script: string): string {
+  let sha = shas.get(script);
+  if (sha === undefined) {
+    sha = createHash("sha1").update(script).digest("hex");
+    shas.set(script, sha);
+  }
+  return sha;
+}
+
 /**
  * Runs a script by its hash, loading it when Redis does not know it (first
  * use, or after a restart wiped the script cache).
@@ -136,7 +146,7 @@ export async function evalScript(
 ): Promise<unknown> {
   const tail = [String(keys.length), ...keys, ...args.map(String)];
   try {
-    return await redis.sendCommand(["EVALSHA", shas.get(script) ?? "", ...tail]);
+    return await redis.sendCommand(["EVALSHA", shaOf(script), ...tail]);
   } catch (error) {
     if (!String((error as Error)?.message).startsWith("NOSCRIPT")) throw error;
     return redis.sendCommand(["EVAL", script, ...tail]);

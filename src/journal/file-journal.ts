@@ -5,6 +5,7 @@ import type { Update } from "grammy/types";
 import { logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
 import { checkNumber, optionalObject, show } from "../util/options.js";
+import { RecentIds } from "../util/recent-ids.js";
 import { MAX_TIMER_MS } from "../util/timers.js";
 import { LogReplacer } from "./compaction.js";
 import { errorCode, fsError } from "./files.js";
@@ -39,9 +40,17 @@ export interface FileJournalOptions {
    * Default: 10.
    */
   settleDelayMilliseconds?: number;
+  /**
+   * How many of the latest appended update_ids the log remembers across
+   * restarts (in the header that each compaction writes), so that
+   * `webhook()` drops Telegram's re-sends of updates stored before a
+   * restart. 0 turns it off (`run()` has no use for it). Default: 10,000.
+   */
+  recentIds?: number;
 }
 
-const FILE_JOURNAL_KEYS = ["compactBytes", "settleDelayMilliseconds"] as const;
+const FILE_JOURNAL_KEYS = ["compactBytes", "settleDelayMilliseconds", "recentIds"] as const;
+const DEFAULT_RECENT_IDS = 10_000;
 const LOG_NAME = "journal.log";
 const LOCK_NAME = "journal.lock";
 const SPARE_NAME = "journal.spare";
@@ -108,7 +117,12 @@ export function fileJournal<Y extends { update_id: number } = Update>(
     opts.settleDelayMilliseconds ?? DEFAULT_DONE_DELAY_MS,
     { min: 0, max: MAX_TIMER_MS },
   );
-  return new FileJournal<Y>(resolve(dir), compactBytes, doneDelay);
+  const recentIds = checkNumber("recentIds", opts.recentIds ?? DEFAULT_RECENT_IDS, {
+    min: 0,
+    max: 1_000_000,
+    integer: true,
+  });
+  return new FileJournal<Y>(resolve(dir), compactBytes, doneDelay, recentIds);
 }
 
 interface Waiter {
@@ -140,6 +154,8 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
   /** Running average of fsync durations in milliseconds. */
   private syncCost = 0;
   private readonly pending = new PendingUpdates();
+  /** The latest appended ids, for the header of the next compaction. */
+  private recent: RecentIds;
   private offset: number | undefined;
   /**
    * Records waiting for the writer, which numbers and checksums them: JSON
@@ -165,7 +181,9 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     private readonly dir: string,
     private readonly compactBytes: number,
     private readonly doneDelay: number,
+    private readonly recentIds: number,
   ) {
+    this.recent = new RecentIds(recentIds);
     this.path = join(dir, LOG_NAME);
     this.lock = new JournalLock(dir, join(dir, LOCK_NAME), (error) => this.fail(error));
     this.replacer = new LogReplacer(dir, this.path, join(dir, SPARE_NAME), this.lock, compactBytes);
@@ -210,12 +228,14 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     }
     this.state = "open";
     log(`opened ${this.path}: ${recovered.length} pending, offset ${this.offset}`);
-    return { pending: recovered, offset: this.offset };
+    return { pending: recovered, offset: this.offset, recent: this.recent.list() };
   }
 
   /** Reads the log and rewrites it at once, which drops what is done and any torn tail. */
   private async recover(): Promise<Y[]> {
-    const { pending, offset, discarded } = parseLog<Y>(await this.read(), this.path);
+    const { pending, offset, discarded, recent } = parseLog<Y>(await this.read(), this.path);
+    this.recent = new RecentIds(this.recentIds);
+    for (const id of recent) this.recent.add(id);
     if (discarded > 0)
       log(`${this.path}: discarded a torn last record (${discarded} bytes) left by a crash`);
     const recovered = [...pending.values()];
@@ -231,6 +251,7 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
       return Promise.reject(new Error(`The journal ${this.path} is not open.`));
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const ids = updates.map((update) => update.update_id);
+    for (const id of ids) this.recent.add(id);
     let text: string;
     if (this.pending.follows(ids)) {
       text = JSON.stringify(updates);
@@ -461,7 +482,12 @@ class FileJournal<Y extends { update_id: number }> implements UpdateJournal<Y> {
     // that partly done batches no longer keep their done JSON.
     const { ids, text } = this.pending.collect();
     this.pending.reset(ids, text);
-    const data = encodeLog(round, this.offset, ids.length > 0 ? text : undefined);
+    const data = encodeLog(
+      round,
+      this.offset,
+      ids.length > 0 ? text : undefined,
+      this.recent.list(),
+    );
     const before = this.size;
     await this.replacer.replace(data, preallocate, (file) => {
       const old = this.fd;

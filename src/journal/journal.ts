@@ -22,6 +22,13 @@ export interface JournalRecovery<Y> {
   pending: Y[];
   /** The offset passed with the last append, or `undefined` for a new journal. */
   offset: number | undefined;
+  /**
+   * Optional: the ids of the updates appended lately, done or not, oldest
+   * first. `webhook()` remembers them, so that Telegram sending again an
+   * update that was stored (and perhaps handled) before a restart is not
+   * handled again. `fileJournal()` keeps the last `recentIds` (10,000).
+   */
+  recent?: number[];
 }
 
 /**

@@ -28,8 +28,11 @@
  * round is one write and one fsync, so its records reach the disk together,
  * and rounds are numbered upwards from 1 within a file's history.
  *
- * - Header, always the first line: `{"journal":"grammy-runner","version":2,"offset":O,"r":R}`.
- *   Written by each compaction, which starts the file anew.
+ * - Header, always the first line: `{"journal":"grammy-runner","version":2,"offset":O,"r":R}`,
+ *   and, if any, `"recent":[update_id, ...]`: the ids appended lately (done
+ *   or not), oldest first, at most the journal's `recentIds`. Written by each
+ *   compaction, which starts the file anew. A reader that does not know
+ *   `recent` ignores it.
  * - Batch: `{"r":R,"o":O,"u":[update, ...]}`: the updates of one append, in
  *   order, and the offset after them. A compaction writes all pending updates
  *   as one batch right after the header.
@@ -40,7 +43,9 @@
  * the first append. Replaying the records in order gives the pending
  * updates: a batch adds its updates (an id seen before keeps its place and
  * takes the newer update), a done record removes its ids, and the last `o`
- * (or the header's) is the offset.
+ * (or the header's) is the offset. The header's `recent`, then the ids of the
+ * batches in order, give the ids appended lately (for `webhook()` to drop
+ * Telegram's re-sends of updates done before a restart).
  *
  * ## Torn records
  *
@@ -77,6 +82,8 @@ export interface ParsedLog<Y> {
   offset: number | undefined;
   /** Bytes dropped: a torn last round and any text after the last newline. */
   discarded: number;
+  /** Ids appended lately, done or not, oldest first: the header's `recent`, then every batch's. */
+  recent: number[];
 }
 
 /**
@@ -103,9 +110,13 @@ export function encodeLog(
   round: number,
   offset: number | undefined,
   pendingJson: string | undefined,
+  recent: readonly number[] = [],
 ): Buffer {
   const o = JSON.stringify(offset ?? null);
-  const header = record(`{"journal":"${FORMAT}","version":${VERSION},"offset":${o},"r":${round}}`);
+  const ids = recent.length > 0 ? `,"recent":[${recent.join(",")}]` : "";
+  const header = record(
+    `{"journal":"${FORMAT}","version":${VERSION},"offset":${o},"r":${round}${ids}}`,
+  );
   if (pendingJson === undefined) return header;
   return Buffer.concat([header, record(`{"r":${round},"o":${o},"u":${pendingJson}}`)]);
 }
@@ -172,11 +183,12 @@ export function parseLog<Y extends { update_id: number }>(
   const pending = new Map<number, Y>();
   let length = text.length;
   while (length > 0 && text.charCodeAt(length - 1) === 0) length--;
-  if (length === 0) return { pending, offset: undefined, discarded: 0 };
+  if (length === 0) return { pending, offset: undefined, discarded: 0, recent: [] };
   const lines = text.slice(0, length).split("\n");
   const tail = lines.pop() ?? "";
   const records = lines.map(decodeLine);
   let offset = readHeader(records[0], path);
+  const recent = readRecent(records[0]);
   const end = intactEnd(records, path);
   for (let i = 1; i < end; i++) {
     const record = records[i] as { o?: unknown; u?: unknown; s?: unknown };
@@ -189,6 +201,7 @@ export function parseLog<Y extends { update_id: number }>(
             `${path} is damaged: line ${i + 1} holds an update without an update_id.`,
           );
         pending.set(id, update as Y);
+        recent.push(id);
       }
     } else if (Array.isArray(record.s)) {
       for (const id of record.s as unknown[]) if (typeof id === "number") pending.delete(id);
@@ -198,7 +211,13 @@ export function parseLog<Y extends { update_id: number }>(
   }
   let discarded = tail.length;
   for (let i = end; i < lines.length; i++) discarded += lines[i].length + 1;
-  return { pending, offset, discarded };
+  return { pending, offset, discarded, recent };
+}
+
+/** The header's `recent` ids; nothing if absent or not a list of ids (they only save duplicates). */
+function readRecent(header: object | undefined): number[] {
+  const recent = (header as { recent?: unknown } | undefined)?.recent;
+  return Array.isArray(recent) ? recent.filter(isUpdateId) : [];
 }
 
 /** Checks the header record and returns its offset. */

@@ -11,17 +11,11 @@ import { concurrentSink } from "../runner/sink.js";
 import { SinkMetrics } from "../runner/stats.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
+import { RecentIds } from "../util/recent-ids.js";
+import { checkRequest, type RequestGate, requestGate } from "./checks.js";
 import { JournalWriter } from "./journal-writer.js";
 import type { ValidWebhookOptions } from "./options.js";
-import { RecentIds } from "./recent-ids.js";
-import {
-  answer,
-  BodyTooLargeError,
-  type IncomingWebhook,
-  parseUpdate,
-  secretChecker,
-  type WebhookAnswer,
-} from "./request.js";
+import { answer, type IncomingWebhook, type WebhookAnswer } from "./request.js";
 import type { SetWebhookApi } from "./set-webhook.js";
 
 const log = logger("webhook");
@@ -69,16 +63,13 @@ export interface WebhookCounters {
   answeredEarly: number;
   /** Updates the journal failed to store (answered 500, so Telegram sends them again). */
   journalErrors: number;
+  /** Updates the cluster failed to store (answered 503, so Telegram sends them again). */
+  clusterErrors: number;
 }
 
-type State = "running" | "stopping" | "failed";
-
-const OK = answer(200, "");
-
-/** The engine behind `webhook()`; see there. */
-export class WebhookIntake<Y extends { update_id: number }, R> {
-  readonly metrics = new SinkMetrics();
-  readonly counters: WebhookCounters = {
+/** All counters at zero. */
+export function newCounters(): WebhookCounters {
+  return {
     accepted: 0,
     duplicates: 0,
     unauthorized: 0,
@@ -88,12 +79,27 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
     refused: 0,
     answeredEarly: 0,
     journalErrors: 0,
+    clusterErrors: 0,
   };
+}
+
+type State = "running" | "stopping" | "failed";
+
+const OK = answer(200, "");
+/** While starting or stopping: Telegram sends the update again after a while. */
+export const UNAVAILABLE = answer(503, "Service Unavailable: try again later", {
+  "retry-after": "1",
+});
+
+/** The engine behind `webhook()`; see there. */
+export class WebhookIntake<Y extends { update_id: number }, R> {
+  readonly metrics = new SinkMetrics();
+  readonly counters = newCounters();
   lastError: string | undefined;
   readonly queue: DecayingDeque<Y, R>;
   private state: State = "running";
   private readonly recent: RecentIds;
-  private readonly checkSecret: (given: string | undefined) => boolean;
+  private readonly gate: RequestGate;
   /** Updates between their first request and the sink: a re-send waits for the outcome. */
   private readonly admitting = new Map<number, Promise<boolean>>();
   /** Requests take turns waiting for room, in arrival order. */
@@ -113,7 +119,7 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
     private readonly options: ValidWebhookOptions<Y>,
   ) {
     this.recent = new RecentIds(options.dedupWindow);
-    this.checkSecret = secretChecker(options.secretToken);
+    this.gate = requestGate(options, this.counters, this);
     this.queue = concurrentSink<Y, R>(
       { consume: (update) => bot.handleUpdate(update) },
       botErrorHandler(bot.errorHandler, this.metrics, options.silent),
@@ -147,33 +153,8 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
   }
 
   async receive(req: IncomingWebhook): Promise<WebhookAnswer> {
-    const c = this.counters;
-    if (req.method !== "POST") {
-      c.wrongMethod++;
-      return answer(405, "Method Not Allowed: Telegram sends updates with POST", { allow: "POST" });
-    }
-    if (!this.checkSecret(req.secret)) {
-      c.unauthorized++;
-      return answer(401, "Unauthorized: wrong secret token");
-    }
-    if (this.state !== "running") return this.refuse();
-    let body: unknown;
-    try {
-      body = await req.body(this.options.maxBodySize);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        c.tooLarge++;
-        return answer(413, `Payload Too Large: the limit is ${error.maxBytes} bytes`);
-      }
-      c.badRequests++;
-      return answer(400, `Bad Request: the body could not be read (${describeError(error)})`);
-    }
-    const parsed = parseUpdate(body);
-    if ("error" in parsed) {
-      c.badRequests++;
-      return answer(400, parsed.error);
-    }
-    return this.accept(parsed.update as Y);
+    const checked = await checkRequest(req, this.gate);
+    return "answer" in checked ? checked.answer : this.accept(checked.update as Y);
   }
 
   /** Stops taking updates, drains the sink, flushes and closes the journal. */
@@ -350,9 +331,10 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
     }
   }
 
-  private refuse(): WebhookAnswer {
+  /** Answers 503 (counted): Telegram sends the update again later. */
+  refuse(): WebhookAnswer {
     this.counters.refused++;
-    return answer(503, "Service Unavailable: try again later", { "retry-after": "1" });
+    return UNAVAILABLE;
   }
 
   private async open(): Promise<void> {
@@ -361,6 +343,8 @@ export class WebhookIntake<Y extends { update_id: number }, R> {
       try {
         const recovery = await journal.open();
         this.recovered = recovery.pending;
+        // Telegram may send again what a previous run stored, handled and settled.
+        for (const id of recovery.recent ?? []) this.recent.add(id);
         this.writer = new JournalWriter(journal, recovery.offset ?? 0);
       } catch (error) {
         this.fail(error);

@@ -1,7 +1,10 @@
 /**
- * Appending webhook updates to a journal: the updates of requests that arrive
- * while an append is under way go together in the next one (a group commit),
- * so one fsync serves many requests.
+ * Appending webhook updates to a journal: the updates of requests parsed in
+ * the same turn go into one append, and an append is issued at once, not
+ * after the previous one is durable. The file journal writes the appends that
+ * arrive during an fsync together in its next round (a group commit), so one
+ * fsync still serves many requests, while handlers start without waiting
+ * for any fsync.
  */
 import type { UpdateJournal } from "../journal/journal.js";
 import { noop } from "../util/noop.js";
@@ -33,12 +36,14 @@ function newBatch<Y>(): Batch<Y> {
  * @example
  * ```ts
  * const writer = new JournalWriter(journal, recovery.offset ?? 0);
- * await writer.store(update); // durable now: answer Telegram
+ * await writer.store(update, () => queue.add([update])); // durable now: answer Telegram
  * ```
  */
 export class JournalWriter<Y extends { update_id: number }> {
-  private batch = newBatch<Y>();
-  private writing: Promise<void> | undefined;
+  private batch: Batch<Y> | undefined;
+  /** Appends issued in order; a journal's `check()` that returns a promise holds the next one. */
+  private issuing: Promise<void> = Promise.resolve();
+  private readonly unsettled = new Set<Promise<void>>();
 
   /** @param nextOffset one more than the highest update_id stored so far */
   constructor(
@@ -52,40 +57,48 @@ export class JournalWriter<Y extends { update_id: number }> {
    * on the update may be handled (and settled), as the journal has it in order.
    */
   store(update: Y, issued: () => void): Promise<void> {
-    const { batch } = this;
+    let batch = this.batch;
+    if (batch === undefined) {
+      batch = newBatch<Y>();
+      this.batch = batch;
+      const current = batch;
+      // One microtask: requests parsed in the same turn share one append.
+      this.issuing = this.issuing.then(() => this.issue(current));
+    }
     batch.updates.push(update);
     batch.issued.push(issued);
     if (update.update_id + 1 > this.nextOffset) this.nextOffset = update.update_id + 1;
-    this.writing ??= this.writeAll();
     return batch.done;
   }
 
-  /** Resolves when no append is under way. */
-  idle(): Promise<void> {
-    return this.writing ?? Promise.resolve();
+  /** Resolves when every append issued so far has settled. */
+  async idle(): Promise<void> {
+    await this.issuing;
+    await Promise.allSettled([...this.unsettled]);
   }
 
-  private async writeAll(): Promise<void> {
-    // One microtask: requests parsed in the same turn share the first append.
-    await Promise.resolve();
-    while (this.batch.updates.length > 0) {
-      const batch = this.batch;
-      this.batch = newBatch();
-      try {
-        const checking = this.journal.check?.();
-        if (checking !== undefined) await checking;
-        const appended: unknown = this.journal.append(batch.updates, this.nextOffset);
-        for (const issued of batch.issued) issued();
-        if (typeof (appended as { then?: unknown } | undefined)?.then !== "function")
-          throw new TypeError(
-            "journal.append() must return a promise that resolves once the batch is stored.",
-          );
-        await appended;
-        batch.resolve();
-      } catch (error) {
-        batch.reject(error);
-      }
+  /**
+   * Appends a batch without waiting for the earlier ones to be durable:
+   * the journal groups appends that arrive during an fsync into its next
+   * one, so a handler starts without waiting for an fsync under way, and
+   * only Telegram's answer waits for its own.
+   */
+  private async issue(batch: Batch<Y>): Promise<void> {
+    if (this.batch === batch) this.batch = undefined;
+    try {
+      const checking = this.journal.check?.();
+      if (checking !== undefined) await checking;
+      const appended: unknown = this.journal.append(batch.updates, this.nextOffset);
+      for (const issued of batch.issued) issued();
+      if (typeof (appended as { then?: unknown } | undefined)?.then !== "function")
+        throw new TypeError(
+          "journal.append() must return a promise that resolves once the batch is stored.",
+        );
+      const durable = (appended as Promise<void>).then(batch.resolve, batch.reject);
+      this.unsettled.add(durable);
+      void durable.finally(() => this.unsettled.delete(durable));
+    } catch (error) {
+      batch.reject(error);
     }
-    this.writing = undefined;
   }
 }

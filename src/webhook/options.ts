@@ -1,6 +1,7 @@
 /**
  * The options of `webhook()` and their validation.
  */
+import { type Cluster, checkCluster } from "../cluster/cluster.js";
 import { checkJournal, type UpdateJournal } from "../journal/journal.js";
 import { type SinkOptions, type ValidSinkOptions, validateSinkOptions } from "../runner/sink.js";
 import {
@@ -42,6 +43,15 @@ export interface WebhookOptions<Y extends { update_id: number }> {
    */
   journal?: UpdateJournal<Y>;
   /**
+   * Runs this webhook as one of many replicas behind a load balancer, e.g.
+   * `redisCluster({ url })` from `grammy-runner/redis`: every replica stores
+   * the updates it receives in the cluster's partitioned streams (a re-send
+   * reaching any replica is dropped) before Telegram gets its answer, and
+   * handles its share of the partitions with per-chat order. Excludes
+   * `journal`; `answerAfter` does not apply. See docs/cluster.md.
+   */
+  cluster?: Cluster;
+  /**
    * Without a journal, Telegram gets its answer when the handler settles, or
    * after this many milliseconds, whichever comes first (the handler goes
    * on). Keep it well under Telegram's own wait (about 60 s). Default 5,000.
@@ -63,6 +73,7 @@ export interface ValidWebhookOptions<Y extends { update_id: number }> {
   secretToken: string | undefined;
   sink: ValidSinkOptions<Y>;
   journal: UpdateJournal<Y> | undefined;
+  cluster: Cluster | undefined;
   answerAfter: number;
   maxBodySize: number;
   dedupWindow: number;
@@ -73,6 +84,7 @@ const KEYS = [
   "secretToken",
   "sink",
   "journal",
+  "cluster",
   "answerAfter",
   "maxBodySize",
   "dedupWindow",
@@ -99,6 +111,8 @@ export function validateWebhookOptions<Y extends { update_id: number }>(
     secretToken,
     sink: validateSinkOptions(opts.sink),
     journal: opts.journal === undefined ? undefined : checkJournal<Y>(opts.journal),
+    cluster:
+      opts.cluster === undefined ? undefined : checkWebhookCluster(opts.cluster, opts.journal),
     answerAfter:
       opts.answerAfter === undefined ? 5_000 : checkDuration("answerAfter", opts.answerAfter),
     maxBodySize:
@@ -111,4 +125,18 @@ export function validateWebhookOptions<Y extends { update_id: number }>(
         : checkNumber("dedupWindow", opts.dedupWindow, { min: 0, max: 10_000_000, integer: true }),
     silent: opts.silent === undefined ? false : checkBoolean("silent", opts.silent),
   };
+}
+
+/** A cluster that can take webhook replicas, and no journal beside it. */
+function checkWebhookCluster(value: unknown, journal: unknown): Cluster {
+  const cluster = checkCluster(value);
+  if (journal !== undefined)
+    throw new TypeError(
+      "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
+    );
+  if (typeof cluster.joinWebhook !== "function")
+    throw new TypeError(
+      `Option \`cluster\` must be able to take webhook replicas (a \`joinWebhook\` function, as redisCluster() has), but got an object without one.`,
+    );
+  return cluster;
 }

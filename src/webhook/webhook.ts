@@ -3,13 +3,20 @@
  * same sink as polling, and the handle it returns.
  */
 
+import type { Cluster, ClusterStats } from "../cluster/cluster.js";
+import type { SinkOptions } from "../runner/sink.js";
 import type { RunnerStats } from "../runner/stats.js";
 import { describeError, logger } from "../util/log.js";
 import type { RunnerObserver } from "../util/observe.js";
 import { checkFunction, show } from "../util/options.js";
 import { adaptersFor, type WebhookAdapters } from "./adapters.js";
+import { ClusterIntake } from "./cluster-intake.js";
 import { type WebhookBot, type WebhookCounters, WebhookIntake } from "./intake.js";
-import { validateWebhookOptions, type WebhookOptions } from "./options.js";
+import {
+  type ValidWebhookOptions,
+  validateWebhookOptions,
+  type WebhookOptions,
+} from "./options.js";
 import type { IncomingWebhook, WebhookAnswer } from "./request.js";
 import { type SetWebhookOptions, setWebhook } from "./set-webhook.js";
 
@@ -28,6 +35,8 @@ const log = logger("webhook");
  */
 export interface WebhookStats extends RunnerStats {
   webhook: WebhookCounters;
+  /** With the `cluster` option: this replica's partitions, lag and replays. */
+  cluster?: ClusterStats;
 }
 
 /**
@@ -128,12 +137,13 @@ export function webhook<Y extends { update_id: number }, R>(
   checkFunction("bot.errorHandler", bot.errorHandler);
   const opts = validateWebhookOptions(options);
   if (opts.secretToken === undefined) warnNoSecret(opts.silent);
-  const intake = new WebhookIntake(bot, opts);
-  // Replays the journal and initialises the bot before the first request.
-  intake.prepare().catch(logStartFailure);
-  const receive = (request: IncomingWebhook) => intake.receive(request);
-  const adapters = adaptersFor(receive);
+  const engine =
+    opts.cluster === undefined
+      ? singleEngine(bot, opts)
+      : clusterEngine(bot, opts, opts.cluster, options?.sink);
+  const adapters = adaptersFor(engine.receive);
   return {
+    ...engine,
     callback: (adapter) => {
       if (!Object.hasOwn(adapters, adapter))
         throw new TypeError(
@@ -143,8 +153,23 @@ export function webhook<Y extends { update_id: number }, R>(
         );
       return adapters[adapter];
     },
-    receive,
     setWebhook: (url, other) => setWebhook(bot.api, url, opts.secretToken, other),
+  };
+}
+
+/** The handle without the parts every engine shares. */
+type Engine = Omit<WebhookHandle, "callback" | "setWebhook">;
+
+/** One process: the intake puts updates straight into its sink (after the journal). */
+function singleEngine<Y extends { update_id: number }, R>(
+  bot: WebhookBot<Y, R>,
+  opts: ValidWebhookOptions<Y>,
+): Engine {
+  const intake = new WebhookIntake(bot, opts);
+  // Replays the journal and initialises the bot before the first request.
+  intake.prepare().catch(logStartFailure);
+  return {
+    receive: (request) => intake.receive(request),
     stop: () => intake.stop(),
     size: () => intake.queue.length,
     task: () => intake.task(),
@@ -165,6 +190,35 @@ export function webhook<Y extends { update_id: number }, R>(
       webhook: { ...intake.counters },
     }),
     observe: (observer) => intake.metrics.observers.add(observer),
+  };
+}
+
+/** A replica of a cluster: the intake stores into the cluster, `run()` consumes this replica's share. */
+function clusterEngine<Y extends { update_id: number }, R>(
+  bot: WebhookBot<Y, R>,
+  opts: ValidWebhookOptions<Y>,
+  cluster: Cluster,
+  sink: SinkOptions<Y> | undefined,
+): Engine {
+  const intake = new ClusterIntake(bot, opts, cluster, sink);
+  const { runner } = intake;
+  return {
+    receive: (request) => intake.receive(request),
+    stop: () => intake.stop(),
+    size: () => runner.size(),
+    task: () => intake.task(),
+    isRunning: () => intake.running,
+    stats: () => {
+      const stats = runner.stats();
+      return {
+        ...stats,
+        fetched: intake.counters.accepted,
+        invalidUpdates: intake.counters.badRequests,
+        lastError: intake.lastError ?? stats.lastError,
+        webhook: { ...intake.counters },
+      };
+    },
+    observe: (observer) => runner.observe(observer),
   };
 }
 

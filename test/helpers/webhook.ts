@@ -68,3 +68,36 @@ export function message(id: number, chat = 1): Update {
     },
   };
 }
+
+/**
+ * A round-robin load balancer in front of webhook replicas: each request goes
+ * to the next of `targets` (which the test may change), and a replica that
+ * cannot be reached is answered 502, so the fake server sends again later.
+ * Returns its URL and how many requests each target got.
+ */
+export async function balancer(
+  targets: string[],
+): Promise<{ url: string; sent: Map<string, number> }> {
+  let next = 0;
+  const sent = new Map<string, number>();
+  const url = await listen((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const target = targets[next++ % targets.length];
+      sent.set(target, (sent.get(target) ?? 0) + 1);
+      const headers: Record<string, string> = {};
+      for (const name of ["content-type", "x-telegram-bot-api-secret-token"]) {
+        const value = req.headers[name];
+        if (typeof value === "string") headers[name] = value;
+      }
+      fetch(target, { method: req.method, headers, body: Buffer.concat(chunks) })
+        .then(async (answer) => {
+          const body = await answer.text();
+          res.writeHead(answer.status, { "content-type": "application/json" }).end(body);
+        })
+        .catch(() => res.writeHead(502).end());
+    });
+  });
+  return { url, sent };
+}

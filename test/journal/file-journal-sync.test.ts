@@ -70,7 +70,7 @@ describe("fileJournal fsync", () => {
     expect(inline.calls).toBe(9);
     await journal.close();
     const again = fileJournal<{ update_id: number }>(dir);
-    expect(await again.open()).toEqual({
+    expect(await again.open()).toMatchObject({
       pending: Array.from({ length: 20 }, (_, i) => ({ update_id: i + 1 })),
       offset: 21,
     });

@@ -41,6 +41,13 @@ describe("the journal log format", () => {
     expect(JSON.parse(lines[3].slice(9))).toEqual({ r: 3, s: [9, 10] });
   });
 
+  it("reads back the recent ids: the header's, then every batch's, done or not", () => {
+    expect(parseLog(sampleLog(), "log").recent).toEqual([9, 10, 11, 12]);
+    const header = encodeLog(4, 20, undefined, [5, 7, 19]).toString("utf8");
+    expect(JSON.parse(header.slice(9))).toMatchObject({ offset: 20, recent: [5, 7, 19] });
+    expect(parseLog(header, "log")).toMatchObject({ recent: [5, 7, 19], offset: 20 });
+  });
+
   it("reads back the pending updates and the last offset, ignoring zeros at the end", () => {
     const read = parseLog<{ update_id: number }>(`${sampleLog()}\0\0\0`, "log");
     expect([...read.pending.values()]).toEqual([u(11, "é ✓"), u(12)]);

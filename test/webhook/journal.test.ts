@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,6 +77,56 @@ describe("webhook() with a journal", () => {
     expect(handle.stats()).toMatchObject({ replayed: 2, handled: 3 });
     expect(handle.stats().webhook.duplicates).toBe(1);
     expect(await leftIn(dir)).toEqual([]);
+  });
+
+  it("drops Telegram's re-send of an update handled and settled before a restart", async () => {
+    const { api } = ctx;
+    const handledIn = async (journalDir: string, ids: number[]) => {
+      const bot = botFor(api);
+      const seen: number[] = [];
+      bot.on("message", (c) => void seen.push(c.update.update_id));
+      const handle = webhook(bot, { secretToken: SECRET, journal: fileJournal(journalDir) });
+      const url = await listen(handle.callback("http"));
+      for (const id of ids) expect((await post(url, message(id), SECRET)).status).toBe(200);
+      await until(() => handle.stats().handled + handle.stats().webhook.duplicates === ids.length);
+      await handle.stop();
+      return { seen, duplicates: handle.stats().webhook.duplicates };
+    };
+    // A clean stop: the window goes into the compacted log's header.
+    expect(await handledIn(dir, [1, 2, 3])).toEqual({ seen: [1, 2, 3], duplicates: 0 });
+    expect(await handledIn(dir, [2, 4])).toEqual({ seen: [4], duplicates: 1 });
+    // A crash: the log as it was on disk, settled and never compacted.
+    const journal = fileJournal(dir);
+    await journal.open();
+    await journal.append([message(10), message(11)], 12);
+    journal.settle(10);
+    journal.settle(11);
+    await journal.flush();
+    const crashed = join(dir, "crashed");
+    mkdirSync(crashed);
+    copyFileSync(join(dir, "journal.log"), join(crashed, "journal.log"));
+    await journal.close();
+    expect(await handledIn(crashed, [11, 3, 12])).toEqual({ seen: [12], duplicates: 2 });
+  });
+
+  it("remembers the last `recentIds` appended ids across a restart, and none with 0", async () => {
+    const reopened = async (options: { recentIds: number }) => {
+      const journal = fileJournal(dir, options);
+      const { recent } = await journal.open();
+      await journal.close();
+      return recent;
+    };
+    const first = fileJournal(dir, { recentIds: 3 });
+    await first.open();
+    await first.append([message(1), message(2)], 3);
+    await first.append([message(3), message(4)], 5);
+    for (const id of [1, 2, 3, 4]) first.settle(id);
+    await first.close();
+    expect(await reopened({ recentIds: 3 })).toEqual([2, 3, 4]);
+    expect(await reopened({ recentIds: 2 })).toEqual([3, 4]);
+    expect(await reopened({ recentIds: 0 })).toEqual([]);
+    // Once a window of 0 compacted the log, nothing is left to remember.
+    expect(await reopened({ recentIds: 3 })).toEqual([]);
   });
 
   it("answers 500 and ends, as run() does, when the journal fails to store an update", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RecentIds } from "../../src/webhook/recent-ids.js";
+import { RecentIds } from "../../src/util/recent-ids.js";
 import { parseUpdate, secretChecker } from "../../src/webhook/request.js";
 
 describe("RecentIds", () => {

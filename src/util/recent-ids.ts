@@ -1,6 +1,7 @@
 /**
- * The bounded window of recently accepted `update_id`s that makes a re-sent
- * update count once.
+ * The bounded window of recent `update_id`s that makes a re-sent webhook
+ * update count once; the file journal keeps one too, so the window outlives
+ * a restart.
  */
 
 /**
@@ -34,5 +35,11 @@ export class RecentIds {
       this.next = (this.next + 1) % this.size;
     }
     this.ids.add(id);
+  }
+
+  /** The ids remembered, oldest first. */
+  list(): number[] {
+    if (this.ring.length < this.size) return [...this.ring];
+    return [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
   }
 }
