@@ -45,6 +45,8 @@ export class Partitions<Y extends { update_id: number }> {
   private readonly draining = new Set<number>();
   private readonly inFlight = new Map<number, number>();
   private readonly origins = new Map<Y, Origin>();
+  /** `<partition>/<entry id>` of the updates handed out and not yet settled. */
+  private readonly handedOut = new Set<string>();
   private acks: Origin[] = [];
   private flushing: Promise<void> | undefined;
   private reading: number[] = [];
@@ -141,6 +143,8 @@ export class Partitions<Y extends { update_id: number }> {
       ]);
     } catch (error) {
       if (String((error as Error)?.message).includes("NOGROUP")) this.groups.clear();
+      // Redis may have delivered entries whose reply was lost: claim this consumer's pending ones.
+      for (const p of live) if (this.held.has(p)) this.replaying.set(p, "0-0");
       throw error;
     } finally {
       this.reading = [];
@@ -161,6 +165,7 @@ export class Partitions<Y extends { update_id: number }> {
     const origin = this.origins.get(update);
     if (origin === undefined) return;
     this.origins.delete(update);
+    this.handedOut.delete(`${origin.partition}/${origin.id}`);
     this.inFlight.set(origin.partition, (this.inFlight.get(origin.partition) ?? 1) - 1);
     this.acks.push(origin);
     if (this.acks.length === 1) setImmediate(() => void this.flush().catch(() => {}));
@@ -214,19 +219,6 @@ export class Partitions<Y extends { update_id: number }> {
     ]);
   }
 
-  /** Live members other than this one, by the last heartbeat's Redis time. */
-  async othersAlive(): Promise<number> {
-    const time = (await this.redis.sendCommand(["TIME"])) as [string, string];
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const members = (await this.redis.sendCommand([
-      "ZRANGEBYSCORE",
-      this.keys.members,
-      String(now),
-      "+inf",
-    ])) as string[];
-    return members.filter((m) => m !== this.replica).length;
-  }
-
   private async acquire(partitions: number[]): Promise<void> {
     const answers = await Promise.all(
       partitions.map((p) =>
@@ -277,6 +269,9 @@ export class Partitions<Y extends { update_id: number }> {
   private take(partition: number, entries: Entry[], replayed: boolean): Y[] {
     const out: Y[] = [];
     for (const { id, json } of entries) {
+      // A claim after a failed read also returns entries this replica is still handling.
+      if (this.handedOut.has(`${partition}/${id}`)) continue;
+      this.handedOut.add(`${partition}/${id}`);
       const update = JSON.parse(json) as Y;
       this.origins.set(update, { partition, id });
       if (replayed) markReplayed(update);

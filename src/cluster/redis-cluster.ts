@@ -119,10 +119,9 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
     await joined.beating;
     if (this.health.fatal !== undefined) throw this.health.fatal.error;
     await joined.partitions.flush();
-    const others = await joined.partitions.othersAlive();
-    await joined.leader.handOver(others === 0);
+    await joined.leader.handOver();
     await joined.partitions.releaseAll();
-    log(`left the cluster${others === 0 ? " as its last replica" : ""}`);
+    log("left the cluster");
   }
 
   async close(): Promise<void> {
