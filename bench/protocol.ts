@@ -35,6 +35,8 @@ export type Job =
       fastClient?: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
+      /** Ours only: `run(bot, { cluster: redisCluster(...) })`, 1 replica, Redis at REDIS_URL. */
+      cluster?: boolean;
       /** Ours only: this exporter records the runner's metrics (see jobs/exporters.ts). */
       exporter?: "prometheus" | "opentelemetry";
       /**

@@ -134,6 +134,7 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
     if (joined !== undefined) {
       joined.leader.stopRenewing();
       await Promise.all([joined.polling, joined.beating]);
+      joined.partitions.close();
       joined.reader.destroy();
       if (this.settings.client === undefined) joined.client.destroy();
     }
