@@ -89,6 +89,18 @@ export type Job =
       capMs: number;
     }
   | {
+      kind: "cluster";
+      /** failover: SIGKILL the leader of 3 replicas `kills` times; scale: `replicas` share CPU-bound work. */
+      mode: "failover" | "scale";
+      replicas: number;
+      leaseMs: number;
+      kills: number;
+      updates: number;
+      chats: number;
+      /** Synchronous CPU work per update in ms (calibrated), scale only. */
+      workMs: number;
+    }
+  | {
       kind: "workers";
       updates: number;
       chats: number;

@@ -12,6 +12,8 @@ export interface BenchRedis {
   url: string;
   /** User + system CPU of the Redis server so far, µs (shared with others when REDIS_URL is set). */
   cpu(): Promise<number>;
+  /** Calls of each command so far, e.g. `{ xreadgroup: 310, evalsha: 222 }` (calls in scripts included). */
+  calls(): Promise<Record<string, number>>;
   /** Deletes this process's cluster keys and stops a private server. */
   close(): Promise<void>;
 }
@@ -35,6 +37,13 @@ export async function benchRedis(): Promise<BenchRedis> {
       const info = String(await admin.sendCommand(["INFO", "cpu"]));
       const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1]);
       return (field("used_cpu_user") + field("used_cpu_sys")) * 1e6;
+    },
+    calls: async () => {
+      const info = String(await admin.sendCommand(["INFO", "commandstats"]));
+      const calls: Record<string, number> = {};
+      for (const [, name, n] of info.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g))
+        calls[name] = Number(n);
+      return calls;
     },
     close: async () => {
       const keys = (await admin.sendCommand([

@@ -1,7 +1,11 @@
 /** Every scenario, in the order they run and RESULTS.md lists them, and --scenario's choice. */
 import { options, usageError } from "../args.js";
 import { clientScenario } from "./client.js";
-import { clusterOverheadScenario } from "./cluster.js";
+import {
+  clusterFailoverScenario,
+  clusterOverheadScenario,
+  clusterScaleScenario,
+} from "./cluster.js";
 import { fairnessScenario } from "./fairness.js";
 import { getUpdatesFloor, handleUpdateFloor } from "./floors.js";
 import { journalScenario } from "./journal.js";
@@ -35,6 +39,8 @@ export const SCENARIOS: Scenario[] = [
   ...WEBHOOK_SCENARIOS,
   clusterOverheadScenario(0),
   clusterOverheadScenario(5),
+  clusterScaleScenario,
+  clusterFailoverScenario,
 ];
 
 export function scenarioNamed(name: string): Scenario | undefined {

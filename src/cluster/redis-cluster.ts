@@ -14,7 +14,7 @@ import {
   type ValidClusterOptions,
   validateClusterOptions,
 } from "./redis-options.js";
-import { Keys } from "./redis-store.js";
+import { isFatalRedisError, Keys } from "./redis-store.js";
 import { StoreHealth } from "./store-health.js";
 
 const log = logger("cluster");
@@ -89,7 +89,12 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
       const polling = this.pollLife;
       signal.addEventListener("abort", () => polling.abort());
     }
-    this.joined ??= this.join(signal);
+    this.joined ??= this.join(signal).catch(async (error: unknown) => {
+      // Throws the clear message (e.g. a server without streams) instead of Redis' own.
+      if (isFatalRedisError(error))
+        await this.health.failed("joining the cluster", error, signal as AbortSignal);
+      throw error;
+    });
     const joined = await this.joined;
     for (;;) {
       if (this.health.fatal !== undefined) throw this.health.fatal.error;

@@ -199,7 +199,8 @@ export function entriesOf(list: unknown): Entry[] {
  */
 export function isFatalRedisError(error: unknown): boolean {
   const message = String((error as Error)?.message ?? error);
-  return /WRONGPASS|NOAUTH|NOPERM|WRONGTYPE|unknown command|ERR_INVALID_URL|Invalid URL/i.test(
+  // "Unknown Redis command called from script": a command a script needs is missing.
+  return /WRONGPASS|NOAUTH|NOPERM|WRONGTYPE|unknown (redis )?command|ERR_INVALID_URL|Invalid URL/i.test(
     message,
   );
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { Keys } from "../../src/cluster/redis-store.js";
 import { isReplayed, run, sequentialize } from "../../src/index.js";
 import { redisCluster } from "../../src/redis/index.js";
 import { botFor, failOnUnhandled, useFakeApi } from "../helpers/bot.js";
@@ -151,3 +152,54 @@ describe("redisCluster()", () => {
     }
   }, 60_000);
 });
+
+describe("replays", () => {
+  it("handles a dead replica's unacknowledged entries first, marked and counted in stats().replayed", async () => {
+    const name = newName("replay");
+    const keys = new Keys(name, 8);
+    // A replica that read three entries of partition 0 and died before acknowledging them.
+    await redis.admin.sendCommand(["XGROUP", "CREATE", keys.streams[0], "g", "0", "MKSTREAM"]);
+    for (const id of [101, 102, 103])
+      await redis.admin.sendCommand([
+        "XADD",
+        keys.streams[0],
+        "*",
+        "u",
+        JSON.stringify(message(id)),
+      ]);
+    await redis.admin.sendCommand([
+      "XREADGROUP",
+      "GROUP",
+      "g",
+      "ghost",
+      "COUNT",
+      "10",
+      "STREAMS",
+      keys.streams[0],
+      ">",
+    ]);
+    const seen = new Handled();
+    const handle = replica(name, seen);
+    await ctx.api.waitFor(() => seen.distinct() === 3, 15_000);
+    const stats = handle.stats();
+    expect(stats.replayed).toBe(3);
+    expect(stats.cluster?.replayed).toBe(3);
+    await handle.stop();
+    seen.expectComplete(3);
+    expect(seen.replays()).toBe(3);
+  }, 40_000);
+});
+
+/** A text message in chat 7, as the fake server would deliver it. */
+function message(id: number) {
+  return {
+    update_id: id,
+    message: {
+      message_id: id,
+      date: 0,
+      chat: { id: 7, type: "private", first_name: "U" },
+      from: { id: 7, is_bot: false, first_name: "U" },
+      text: `msg ${id}`,
+    },
+  };
+}

@@ -16,6 +16,13 @@ export class Handled {
     this.ids.add(id);
   }
 
+  /** Handlings marked as replays. */
+  replays(): number {
+    let n = 0;
+    for (const list of this.byChat.values()) for (const { replayed } of list) if (replayed) n++;
+    return n;
+  }
+
   /** Distinct update_ids handled so far. */
   distinct(): number {
     return this.ids.size;
