@@ -4,6 +4,7 @@
  * process. Started by `main.ts` with the task in `BENCH_JOB`; runs the job
  * (one file each in `jobs/`), reports its metrics over IPC and exits.
  */
+import { clusterJob } from "./jobs/cluster.js";
 import { fairness } from "./jobs/fairness.js";
 import { getUpdatesFloor } from "./jobs/get-updates-floor.js";
 import { handleUpdateFloor } from "./jobs/handle-update-floor.js";
@@ -33,6 +34,8 @@ async function execute(task: BotTask): Promise<Metrics> {
       return workers(impl, job, srv);
     case "webhook":
       return webhookJob(impl, job, srv);
+    case "cluster":
+      return clusterJob(job, srv);
   }
 }
 

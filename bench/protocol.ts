@@ -35,6 +35,8 @@ export type Job =
       fastClient?: boolean;
       /** Ours only: `run(bot, { journal: fileJournal(fresh temp dir) })`. */
       journal?: boolean;
+      /** Ours only: `run(bot, { cluster: redisCluster(...) })`, 1 replica, Redis at REDIS_URL. */
+      cluster?: boolean;
       /** Ours only: this exporter records the runner's metrics (see jobs/exporters.ts). */
       exporter?: "prometheus" | "opentelemetry";
       /**
@@ -85,6 +87,18 @@ export type Job =
       handlerMs: number;
       /** flood: longest wait for the quiet chats; slow: how long re-sends are counted. */
       capMs: number;
+    }
+  | {
+      kind: "cluster";
+      /** failover: SIGKILL the leader of 3 replicas `kills` times; scale: `replicas` share CPU-bound work. */
+      mode: "failover" | "scale";
+      replicas: number;
+      leaseMs: number;
+      kills: number;
+      updates: number;
+      chats: number;
+      /** Synchronous CPU work per update in ms (calibrated), scale only. */
+      workMs: number;
     }
   | {
       kind: "workers";

@@ -19,6 +19,8 @@ await build({
     "worker-cpu.ts",
     "worker-cpu-runner.ts",
     "worker-cpu-floor.ts",
+    // The replica processes of the cluster-* scenarios.
+    "cluster-replica.ts",
   ].map((file) => join(here, file)),
   outdir: out,
   outExtension: { ".js": ".mjs" },

@@ -6,6 +6,7 @@ import { run as theirRun, sequentialize as theirSequentialize } from "@grammyjs/
 import { Bot, type Context, type Middleware } from "grammy";
 import { createFetch } from "../../src/client/index.js";
 import {
+  type Cluster,
   run as ourRun,
   sequentialize as ourSequentialize,
   type RunHandle,
@@ -71,13 +72,20 @@ export interface Driver {
   handle?: RunHandle;
 }
 
-/** Starts polling with `impl`; `concurrency` is the sink's, `journal` ours only. */
-export function start(impl: Impl, bot: Bot, concurrency?: number, journal?: UpdateJournal): Driver {
+/** Starts polling with `impl`; `concurrency` is the sink's, `journal` and `cluster` ours only. */
+export function start(
+  impl: Impl,
+  bot: Bot,
+  concurrency?: number,
+  journal?: UpdateJournal,
+  cluster?: Cluster,
+): Driver {
   const sink = concurrency === undefined ? undefined : { concurrency };
-  if (journal !== undefined && impl !== "ours") throw new Error(`no journal for ${impl}`);
+  if ((journal ?? cluster) !== undefined && impl !== "ours")
+    throw new Error(`no journal or cluster for ${impl}`);
   switch (impl) {
     case "ours": {
-      const handle = ourRun(bot, { runner: { silent: true }, sink, journal });
+      const handle = ourRun(bot, { runner: { silent: true }, sink, journal, cluster });
       return { stop: () => handle.stop(), ended: async () => void (await handle.task()), handle };
     }
     case "runner": {

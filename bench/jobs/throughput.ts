@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fileJournal } from "../../src/index.js";
+import { redisCluster } from "../../src/redis/index.js";
 import { type Impl, type JobOf, type Metrics, now, type ServerAddress } from "../protocol.js";
 import { attachExporter } from "./exporters.js";
 import {
@@ -16,6 +17,7 @@ import {
   start,
   stopAndEnd,
 } from "./implementations.js";
+import { benchClusterName, benchRedis } from "./redis.js";
 import { server } from "./rpc.js";
 import { syncFloor } from "./sync-floor.js";
 import { cpuMicros, peakRssMb } from "./usage.js";
@@ -69,14 +71,20 @@ export async function throughput(
 
   // A fresh journal directory per run, on the same disk as everything else (fsync included).
   const dir = job.journal ? await mkdtemp(join(tmpdir(), "grammy-runner-bench-journal-")) : "";
+  const redis = job.cluster ? await benchRedis() : undefined;
+  let redisCpu = Number.NaN;
   try {
-    const driver = start(impl, bot, undefined, job.journal ? fileJournal(dir) : undefined);
+    const cluster = redis && redisCluster({ url: redis.url, name: benchClusterName("throughput") });
+    const redisCpu0 = (await redis?.cpu()) ?? 0;
+    const driver = start(impl, bot, undefined, job.journal ? fileJournal(dir) : undefined, cluster);
     const exporter = job.exporter === undefined ? undefined : attachExporter(job.exporter, driver);
     await finished.promise;
+    if (redis) redisCpu = ((await redis.cpu()) - redisCpu0) / total;
     await stopAndEnd(driver);
     await exporter?.();
   } finally {
     if (dir !== "") await rm(dir, { recursive: true, force: true });
+    await redis?.close();
   }
   const connections = (await server({ cmd: "stats" })).connections - connectionsBefore;
   const seconds = (end.at - probe.firstAt) / 1000;
@@ -91,5 +99,7 @@ export async function throughput(
     ...(job.reply ? { peakReplying } : {}),
     wallPerUpdate: (seconds * 1e6) / total,
     ...(floor === undefined ? {} : { syncFloor: floor }),
+    // Plain runs use no Redis at all.
+    redisCpu: job.cluster ? redisCpu : 0,
   };
 }

@@ -1,6 +1,11 @@
 /** Every scenario, in the order they run and RESULTS.md lists them, and --scenario's choice. */
 import { options, usageError } from "../args.js";
 import { clientScenario } from "./client.js";
+import {
+  clusterFailoverScenario,
+  clusterOverheadScenario,
+  clusterScaleScenario,
+} from "./cluster.js";
 import { fairnessScenario } from "./fairness.js";
 import { getUpdatesFloor, handleUpdateFloor } from "./floors.js";
 import { journalScenario } from "./journal.js";
@@ -32,6 +37,10 @@ export const SCENARIOS: Scenario[] = [
   memoryScenario(false),
   memoryScenario(true),
   ...WEBHOOK_SCENARIOS,
+  clusterOverheadScenario(0),
+  clusterOverheadScenario(5),
+  clusterScaleScenario,
+  clusterFailoverScenario,
 ];
 
 export function scenarioNamed(name: string): Scenario | undefined {

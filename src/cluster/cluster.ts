@@ -88,7 +88,7 @@ export interface ClusterMember<Y> {
   supply(batchSize: number, signal: GrammySignal): Promise<Y[]>;
   /** The runner is done with `update` (handled, failed or timed out). Must not throw. */
   settle(update: Y): void;
-  /** After a clean stop has drained: acknowledge, hand the leases over, confirm if last. */
+  /** After a clean stop has drained: acknowledge, confirm unless another replica polls, hand the leases over. */
   afterDrain(): Promise<void>;
   /** Ends the membership (also after a failure); leases not released expire. */
   close(): Promise<void>;

@@ -79,10 +79,16 @@ export class Leadership<Y extends { update_id: number }> {
     this.stopRenewing();
   }
 
-  /** Confirms the stored offset to Telegram while holding the lease, then releases it. */
-  async handOver(lastReplica: boolean): Promise<void> {
+  /**
+   * Confirms the stored offset to Telegram while holding the lease, then
+   * releases it. A replica that is not the leader takes a free lease first:
+   * when every replica stops at once, or the leader's lease lapsed just
+   * before, each of them would otherwise leave the confirmation to another.
+   */
+  async handOver(): Promise<void> {
     this.stopRenewing();
-    if (this.lease === undefined && lastReplica) await this.tryAcquire();
+    if (this.lease === undefined) await this.tryAcquire();
+    this.stopRenewing();
     const lease = this.lease;
     if (lease === undefined) return;
     try {
@@ -119,7 +125,8 @@ export class Leadership<Y extends { update_id: number }> {
     const offset = Number(second);
     if (offset >= 0) this.fetcher.startAt(offset, true);
     this.takeovers++;
-    this.backlog = 0;
+    // Unknown until measured: the previous leader may have left the streams full.
+    this.backlog = Number.POSITIVE_INFINITY;
     log(`became the leader with fencing token ${token}, resuming at offset ${offset}`);
     this.renewTimer = setInterval(() => void this.renew(), this.settings.leaseMs / 3);
     return 0;

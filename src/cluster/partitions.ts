@@ -1,5 +1,6 @@
 import { markReplayed } from "../journal/journal.js";
 import { describeError, logger } from "../util/log.js";
+import { noop } from "../util/noop.js";
 import { sleep } from "../util/timers.js";
 import {
   type Entry,
@@ -18,6 +19,11 @@ const log = logger("cluster");
 const BLOCK_MS = 250;
 /** Longest time between heartbeats. */
 const HEARTBEAT_MS = 1_000;
+/**
+ * How long acknowledgements wait for a read to go with (one write to Redis
+ * for both) before they are sent on their own.
+ */
+const ACK_DELAY_MS = 20;
 
 /** Where an update handed out came from, so that its settle can acknowledge it. */
 interface Origin {
@@ -45,8 +51,13 @@ export class Partitions<Y extends { update_id: number }> {
   private readonly draining = new Set<number>();
   private readonly inFlight = new Map<number, number>();
   private readonly origins = new Map<Y, Origin>();
+  /** `<partition>/<entry id>` of the updates handed out and not yet settled. */
+  private readonly handedOut = new Set<string>();
   private acks: Origin[] = [];
   private flushing: Promise<void> | undefined;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set by close(): nothing more is sent. */
+  private closed = false;
   private reading: number[] = [];
   private readonly groups = new Set<number>();
   /** performance.now() until which the partition leases surely hold (the last heartbeat's). */
@@ -124,6 +135,8 @@ export class Partitions<Y extends { update_id: number }> {
     await this.ensureGroups(live);
     const per = Math.max(1, Math.floor(count / live.length));
     this.reading = live;
+    // Queued in the same tick as the read: one write to Redis carries both.
+    if (this.flushing === undefined) void this.flush(this.reader).catch(noop);
     let reply: unknown;
     try {
       reply = await this.reader.sendCommand([
@@ -141,6 +154,8 @@ export class Partitions<Y extends { update_id: number }> {
       ]);
     } catch (error) {
       if (String((error as Error)?.message).includes("NOGROUP")) this.groups.clear();
+      // Redis may have delivered entries whose reply was lost: claim this consumer's pending ones.
+      for (const p of live) if (this.held.has(p)) this.replaying.set(p, "0-0");
       throw error;
     } finally {
       this.reading = [];
@@ -161,15 +176,22 @@ export class Partitions<Y extends { update_id: number }> {
     const origin = this.origins.get(update);
     if (origin === undefined) return;
     this.origins.delete(update);
+    this.handedOut.delete(`${origin.partition}/${origin.id}`);
     this.inFlight.set(origin.partition, (this.inFlight.get(origin.partition) ?? 1) - 1);
     this.acks.push(origin);
-    if (this.acks.length === 1) setImmediate(() => void this.flush().catch(() => {}));
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      void this.flush().catch(noop);
+    }, ACK_DELAY_MS);
   }
 
-  /** Sends the pending acknowledgements in one round trip per stream; kept on failure. */
-  async flush(): Promise<void> {
+  /**
+   * Sends the pending acknowledgements in one script call, on `via` (the
+   * reader's connection when they go with a read); kept on failure.
+   */
+  async flush(via: RedisLike = this.redis): Promise<void> {
     while (this.flushing !== undefined) await this.flushing;
-    if (this.acks.length === 0) return;
+    if (this.acks.length === 0 || this.closed) return;
     const batch = this.acks;
     this.acks = [];
     const byStream = new Map<number, string[]>();
@@ -178,18 +200,18 @@ export class Partitions<Y extends { update_id: number }> {
       ids.push(id);
       byStream.set(partition, ids);
     }
-    const sends: Promise<unknown>[] = [];
+    const streams: string[] = [];
+    const args: string[] = [GROUP];
     for (const [p, ids] of byStream) {
-      const stream = this.keys.streams[p];
-      sends.push(this.redis.sendCommand(["XACK", stream, GROUP, ...ids]));
-      sends.push(this.redis.sendCommand(["XDEL", stream, ...ids]));
+      streams.push(this.keys.streams[p]);
+      args.push(String(ids.length), ...ids);
     }
-    this.flushing = Promise.all(sends).then(
+    this.flushing = evalScript(via, SCRIPTS.ACK, streams, args).then(
       () => undefined,
       (error: unknown) => {
         log(`acknowledging ${batch.length} entries failed, retrying: ${describeError(error)}`);
         this.acks.unshift(...batch);
-        setTimeout(() => void this.flush().catch(() => {}), 500);
+        setTimeout(() => void this.flush().catch(noop), 500);
         throw error;
       },
     );
@@ -198,6 +220,12 @@ export class Partitions<Y extends { update_id: number }> {
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  /** Sends nothing more (the connections are closing); unsent acknowledgements are dropped. */
+  close(): void {
+    this.closed = true;
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
   }
 
   /** Gives every lease back (after a drain), so others take over at once. */
@@ -212,19 +240,6 @@ export class Partitions<Y extends { update_id: number }> {
       ),
       this.redis.sendCommand(["ZREM", this.keys.members, this.replica]),
     ]);
-  }
-
-  /** Live members other than this one, by the last heartbeat's Redis time. */
-  async othersAlive(): Promise<number> {
-    const time = (await this.redis.sendCommand(["TIME"])) as [string, string];
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
-    const members = (await this.redis.sendCommand([
-      "ZRANGEBYSCORE",
-      this.keys.members,
-      String(now),
-      "+inf",
-    ])) as string[];
-    return members.filter((m) => m !== this.replica).length;
   }
 
   private async acquire(partitions: number[]): Promise<void> {
@@ -277,6 +292,9 @@ export class Partitions<Y extends { update_id: number }> {
   private take(partition: number, entries: Entry[], replayed: boolean): Y[] {
     const out: Y[] = [];
     for (const { id, json } of entries) {
+      // A claim after a failed read also returns entries this replica is still handling.
+      if (this.handedOut.has(`${partition}/${id}`)) continue;
+      this.handedOut.add(`${partition}/${id}`);
       const update = JSON.parse(json) as Y;
       this.origins.set(update, { partition, id });
       if (replayed) markReplayed(update);

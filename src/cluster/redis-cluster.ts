@@ -20,7 +20,7 @@ import {
   type ValidClusterOptions,
   validateClusterOptions,
 } from "./redis-options.js";
-import { Keys } from "./redis-store.js";
+import { isFatalRedisError, Keys } from "./redis-store.js";
 import { StoreHealth } from "./store-health.js";
 import { RedisWebhookMember } from "./webhook-member.js";
 
@@ -100,7 +100,12 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
       const polling = this.pollLife;
       signal.addEventListener("abort", () => polling.abort());
     }
-    this.joined ??= this.join(signal);
+    this.joined ??= this.join(signal).catch(async (error: unknown) => {
+      // Throws the clear message (e.g. a server without streams) instead of Redis' own.
+      if (isFatalRedisError(error))
+        await this.health.failed("joining the cluster", error, signal as AbortSignal);
+      throw error;
+    });
     const joined = await this.joined;
     for (;;) {
       if (this.health.fatal !== undefined) throw this.health.fatal.error;
@@ -130,10 +135,9 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
     await joined.beating;
     if (this.health.fatal !== undefined) throw this.health.fatal.error;
     await joined.partitions.flush();
-    const others = await joined.partitions.othersAlive();
-    await joined.leader.handOver(others === 0);
+    await joined.leader.handOver();
     await joined.partitions.releaseAll();
-    log(`left the cluster${others === 0 ? " as its last replica" : ""}`);
+    log("left the cluster");
   }
 
   async close(): Promise<void> {
@@ -146,6 +150,7 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
     if (joined !== undefined) {
       joined.leader.stopRenewing();
       await Promise.all([joined.polling, joined.beating]);
+      joined.partitions.close();
       joined.reader.destroy();
       if (this.settings.client === undefined) joined.client.destroy();
     }

@@ -119,7 +119,23 @@ for i = 3, #ARGV do
 end
 return {redis.call('ZRANGE', KEYS[1], 0, -1), kept}`;
 
-export const SCRIPTS = { ACQUIRE_LEADER, RENEW, RELEASE, WRITE, HEARTBEAT } as const;
+/**
+ * Acknowledges and deletes handled entries of any number of streams in one
+ * call, instead of an XACK and an XDEL per stream.
+ * KEYS: streams...; ARGV: group, then per stream its entry count and ids.
+ */
+const ACK = `
+local at = 2
+for k = 1, #KEYS do
+  local n = tonumber(ARGV[at])
+  local ids = {unpack(ARGV, at + 1, at + n)}
+  redis.call('XACK', KEYS[k], ARGV[1], unpack(ids))
+  redis.call('XDEL', KEYS[k], unpack(ids))
+  at = at + n + 1
+end
+return at`;
+
+export const SCRIPTS = { ACQUIRE_LEADER, RENEW, RELEASE, WRITE, HEARTBEAT, ACK } as const;
 const shas = new Map<string, string>(
   Object.values(SCRIPTS).map((s) => [s, createHash("sha1").update(s).digest("hex")]),
 );
@@ -193,7 +209,8 @@ export function entriesOf(list: unknown): Entry[] {
  */
 export function isFatalRedisError(error: unknown): boolean {
   const message = String((error as Error)?.message ?? error);
-  return /WRONGPASS|NOAUTH|NOPERM|WRONGTYPE|unknown command|ERR_INVALID_URL|Invalid URL/i.test(
+  // "Unknown Redis command called from script": a command a script needs is missing.
+  return /WRONGPASS|NOAUTH|NOPERM|WRONGTYPE|unknown (redis )?command|ERR_INVALID_URL|Invalid URL/i.test(
     message,
   );
 }

@@ -1,3 +1,4 @@
+import type { AbortSignal as GrammySignal } from "abort-controller";
 import {
   type Cluster,
   type ClusterMember,
@@ -7,7 +8,7 @@ import {
 import { type BotAdapter, botInfoOf, checkBot } from "../fetch/bot-adapter.js";
 import { createFetcher, type Fetcher } from "../fetch/fetcher.js";
 import type { RunnerOptions } from "../fetch/options.js";
-import { checkJournal, type UpdateJournal } from "../journal/journal.js";
+import { checkJournal, isReplayed, type UpdateJournal } from "../journal/journal.js";
 import { Journaling } from "../journal/journaled.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
@@ -302,7 +303,7 @@ export function run<Y extends { update_id: number }, R>(
   const source = createSource(
     {
       supply:
-        member?.supply.bind(member) ??
+        (member && clusterSupply(member, metrics)) ??
         journaling?.supply.bind(journaling) ??
         ((batchSize, signal) => fetcher.fetch(batchSize, signal)),
     },
@@ -352,6 +353,21 @@ function joinCluster<Y extends { update_id: number }>(
       "Options `journal` and `cluster` exclude each other: a cluster stores updates itself.",
     );
   return checkCluster(cluster).join<Y>({ fetcher, botId, silent: fetcher.silent });
+}
+
+/**
+ * The member's supply, counting its replays (updates another replica left
+ * unfinished) into `stats().replayed` as a journal's are counted.
+ */
+function clusterSupply<Y extends { update_id: number }>(
+  member: ClusterMember<Y>,
+  metrics: SinkMetrics,
+): (batchSize: number, signal: GrammySignal) => Promise<Y[]> {
+  return async (batchSize, signal) => {
+    const batch = await member.supply(batchSize, signal);
+    for (const update of batch) if (isReplayed(update)) metrics.replayed++;
+    return batch;
+  };
 }
 
 /**

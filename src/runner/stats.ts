@@ -26,7 +26,11 @@ export interface RunnerStats {
   failed: number;
   /** Updates whose handler exceeded `sink.timeout.milliseconds`. */
   timedOut: number;
-  /** Updates read back from the journal and handed to the bot again (see `isReplayed`). */
+  /**
+   * Updates handed to the bot again (see `isReplayed`): read back from the
+   * journal, or, in a cluster, left unfinished by another replica (also in
+   * `cluster.replayed`).
+   */
   replayed: number;
   /** Updates accepted by the sink and not yet done (running or waiting for a slot). */
   inFlight: number;

@@ -21,13 +21,18 @@ export async function redisUrl(): Promise<string> {
   return started.url;
 }
 
-/** A redis-server child on a free port; `persistDir` turns on the append-only file there. */
+/**
+ * A redis-server child on a free port; `persistDir` turns on the append-only
+ * file there; `extra` are more command-line options.
+ */
 export async function startRedisServer(
   persistDir?: string,
   port?: number,
+  extra: string[] = [],
 ): Promise<{ url: string; port: number; process: ChildProcess }> {
   const p = port ?? (await freePort());
   const args = ["--port", String(p), "--save", "", "--daemonize", "no", "--bind", "127.0.0.1"];
+  args.push(...extra);
   if (persistDir !== undefined)
     args.push("--appendonly", "yes", "--appendfsync", "always", "--dir", persistDir);
   else args.push("--appendonly", "no");
