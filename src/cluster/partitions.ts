@@ -356,3 +356,36 @@ export class Partitions<Y extends { update_id: number }> {
 function idle<T>(): Promise<T[]> {
   return new Promise((resolve) => setTimeout(() => resolve([]), BLOCK_MS));
 }
+
+/** How long a replica without partitions waits before looking again. */
+const IDLE_MS = 250;
+
+/**
+ * This replica's next batch from its partitions, replays first: waits while
+ * it holds none, and rides out store failures (logged, with backoff) until
+ * `signal` aborts (then an empty batch) or a failure will not heal (thrown).
+ *
+ * @example
+ * ```ts
+ * const batch = await nextShare(partitions, health, 100, signal);
+ * ```
+ */
+export async function nextShare<Y extends { update_id: number }>(
+  partitions: Partitions<Y>,
+  health: StoreHealth,
+  batchSize: number,
+  signal: AbortSignal,
+): Promise<Y[]> {
+  for (;;) {
+    if (health.fatal !== undefined) throw health.fatal.error;
+    try {
+      const batch = await partitions.next(batchSize);
+      health.ok();
+      if (batch.length > 0 || signal.aborted) return batch;
+      if (partitions.owned().length === 0) await sleep(IDLE_MS, signal);
+    } catch (error) {
+      await health.failed("reading updates", error, signal);
+      if (signal.aborted) return [];
+    }
+  }
+}

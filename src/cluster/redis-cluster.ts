@@ -1,10 +1,8 @@
 import type { AbortSignal as GrammySignal } from "abort-controller";
 import type { Update } from "grammy/types";
-import { createClient } from "redis";
 import { hash } from "../util/hash.js";
 import { describeError, logger } from "../util/log.js";
 import { noop } from "../util/noop.js";
-import { sleep } from "../util/timers.js";
 import type {
   Cluster,
   ClusterContext,
@@ -13,7 +11,8 @@ import type {
   WebhookClusterOptions,
 } from "./cluster.js";
 import { Leadership } from "./leader.js";
-import { Partitions } from "./partitions.js";
+import { nextShare, Partitions } from "./partitions.js";
+import { claimName, connect } from "./redis-connection.js";
 import {
   type RedisClient,
   type RedisClusterOptions,
@@ -25,8 +24,6 @@ import { StoreHealth } from "./store-health.js";
 import { RedisWebhookMember } from "./webhook-member.js";
 
 const log = logger("cluster");
-/** How long a replica without partitions waits before looking again. */
-const IDLE_MS = 250;
 
 /**
  * A cluster of replicas of one bot on Redis, for `run(bot, { cluster })`.
@@ -107,19 +104,7 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
       throw error;
     });
     const joined = await this.joined;
-    for (;;) {
-      if (this.health.fatal !== undefined) throw this.health.fatal.error;
-      try {
-        const batch = await joined.partitions.next(batchSize);
-        this.health.ok();
-        if (batch.length > 0 || signal.aborted) return batch;
-        if (batch.length === 0 && joined.partitions.owned().length === 0)
-          await sleep(IDLE_MS, signal as AbortSignal);
-      } catch (error) {
-        await this.health.failed("reading updates", error, signal as AbortSignal);
-        if (signal.aborted) return [];
-      }
-    }
+    return nextShare(joined.partitions, this.health, batchSize, signal as AbortSignal);
   }
 
   settle(update: Y): void {
@@ -216,44 +201,4 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
     log(`replica ${this.replica} joined with ${count} partitions`);
     return joined;
   }
-}
-
-/**
- * Connects to `url`, failing at once if the first connection fails (a wrong
- * host or port is not worth waiting for) and reconnecting with a capped
- * backoff after a connection that worked is lost.
- */
-export async function connect(url: string): Promise<RedisClient> {
-  let ready = false;
-  const client: RedisClient = createClient({
-    url,
-    socket: {
-      connectTimeout: 5_000,
-      reconnectStrategy: (retries, cause) =>
-        ready
-          ? Math.min(100 * 2 ** retries, 2_000)
-          : new Error(`Could not connect to Redis: ${cause.message}`),
-    },
-  });
-  client.on("error", (error: unknown) => log(`Redis connection: ${describeError(error)}`));
-  client.on("ready", () => {
-    ready = true;
-  });
-  await client.connect();
-  return client;
-}
-
-/** Records which bot uses this name; refuses a name another bot uses. */
-export async function claimName(
-  client: RedisClient,
-  keys: Keys,
-  botId: number,
-  name: string | undefined,
-): Promise<void> {
-  await client.sendCommand(["SET", keys.bot, String(botId), "NX"]);
-  const owner = (await client.sendCommand(["GET", keys.bot])) as unknown;
-  if (owner !== String(botId))
-    throw new Error(
-      `The cluster name ${JSON.stringify(name)} is used by bot ${String(owner)} in this Redis; give each bot its own \`name\` (or none: the bot id is the default).`,
-    );
 }

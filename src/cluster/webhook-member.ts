@@ -17,15 +17,13 @@ import type {
   WebhookClusterMember,
   WebhookClusterOptions,
 } from "./cluster.js";
-import { Partitions } from "./partitions.js";
-import { claimName, connect } from "./redis-cluster.js";
+import { nextShare, Partitions } from "./partitions.js";
+import { claimName, connect } from "./redis-connection.js";
 import type { RedisClient, ValidClusterOptions } from "./redis-options.js";
 import { evalScript, Keys } from "./redis-store.js";
 import { StoreHealth } from "./store-health.js";
 
 const log = logger("cluster");
-/** How long a replica without partitions waits before looking again. */
-const IDLE_MS = 250;
 /** How often a store held back by a full backlog looks again. */
 const BACKLOG_POLL_MS = 100;
 /** Most updates per script call. */
@@ -116,18 +114,7 @@ export class RedisWebhookMember<Y extends { update_id: number }>
 
   async supply(batchSize: number, signal: GrammySignal): Promise<Y[]> {
     const joined = await this.join();
-    for (;;) {
-      if (this.health.fatal !== undefined) throw this.health.fatal.error;
-      try {
-        const batch = await joined.partitions.next(batchSize);
-        this.health.ok();
-        if (batch.length > 0 || signal.aborted) return batch;
-        if (joined.partitions.owned().length === 0) await sleep(IDLE_MS, signal as AbortSignal);
-      } catch (error) {
-        await this.health.failed("reading updates", error, signal as AbortSignal);
-        if (signal.aborted) return [];
-      }
-    }
+    return nextShare(joined.partitions, this.health, batchSize, signal as AbortSignal);
   }
 
   settle(update: Y): void {
@@ -152,6 +139,7 @@ export class RedisWebhookMember<Y extends { update_id: number }>
     this.current = undefined;
     if (joined === undefined) return;
     await joined.beating;
+    joined.partitions.close();
     // Not waiting for stores under way: destroying the client rejects them (answered 503).
     joined.reader.destroy();
     if (this.settings.client === undefined) joined.client.destroy();
