@@ -15,10 +15,12 @@ export interface DemoOptions {
   rate: number;
   /** Whether the fake server delivers by webhook (`webhook()`) instead of long polling. */
   webhook: boolean;
+  /** Replicas of a Redis cluster to run instead (demo/cluster.ts), or 0 for one process. */
+  cluster: number;
 }
 
 export const USAGE = `Usage: npm start -- [--updates N] [--chats N] [--concurrency N] [--duration S] [--rate N]
-                     [--webhook]
+                     [--webhook] [--cluster N]
 
   --updates N       updates the simulated users send in all (default 20000)
   --chats N         chats they send them from; one chat sends a tenth of them (default 200)
@@ -27,6 +29,8 @@ export const USAGE = `Usage: npm start -- [--updates N] [--chats N] [--concurren
   --rate N          updates sent per second (default 1000)
   --webhook         the fake server POSTs updates to webhook() as Telegram would,
                     instead of the bot polling with run()
+  --cluster N       N replicas of the bot in a cluster on local Redis (REDIS_URL);
+                    the leader is killed and replaced every 8 s (demo/cluster.ts)
   --help            this text
 
 Runs a bot on the embedded fake Bot API server with simulated users; with BOT_TOKEN set,
@@ -40,6 +44,7 @@ const DEFAULTS: Record<NumberOption, number> = {
   concurrency: 500,
   duration: 20,
   rate: 1000,
+  cluster: 0,
 };
 
 /** A mistake on the command line; its message is one line naming the flag. */

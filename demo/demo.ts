@@ -3,10 +3,13 @@
 // (demo/users.ts) and a bot using run(), sequentialize() and session(); prints
 // a live status line every second. Ctrl-C stops gracefully and prints the drain.
 // With --webhook, the fake server POSTs the updates to webhook() as Telegram
-// would. With BOT_TOKEN set, the same bot polls Telegram instead.
+// would; --cluster N runs demo/cluster.ts instead. With BOT_TOKEN set, the
+// same bot polls Telegram.
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { dirname, join } from "node:path";
 import { Bot, type Context, type SessionFlavor, session } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import { createFetch } from "../src/client/index.js";
@@ -170,8 +173,28 @@ function introduction(username: string, options: DemoOptions, simulated: boolean
   return lines.join("\n");
 }
 
+/**
+ * `--cluster N`: demo/cluster.ts in a process of its own (it forks its
+ * replicas from its own file). Ctrl-C reaches both; that one stops gracefully.
+ */
+async function clusterDemo(replicas: number): Promise<void> {
+  // npm runs scripts in the package's folder and says where its package.json is.
+  const root = dirname(process.env.npm_package_json ?? join(process.cwd(), "package.json"));
+  const child = spawn(
+    process.execPath,
+    [join(root, "scripts/run-ts.mjs"), join(root, "demo/cluster.ts"), String(replicas)],
+    { stdio: "inherit" },
+  );
+  const ignore = () => {};
+  process.on("SIGINT", ignore);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  process.off("SIGINT", ignore);
+  process.exitCode = code ?? 1;
+}
+
 async function main(): Promise<void> {
   const options = readOptions();
+  if (options.cluster > 0) return clusterDemo(options.cluster);
   const token = process.env.BOT_TOKEN;
   if (token && options.webhook) {
     console.error("--webhook needs the fake server: Telegram only POSTs to a public HTTPS URL.");

@@ -10,7 +10,9 @@ describe("demo flags", () => {
       duration: 20,
       rate: 1000,
       webhook: false,
+      cluster: 0,
     });
+    expect(parseDemoArgs(["--cluster", "3"])).toMatchObject({ cluster: 3 });
     expect(parseDemoArgs(["--webhook", "--rate", "5"])).toMatchObject({ webhook: true, rate: 5 });
     expect(parseDemoArgs(["--help"])).toBe("help");
   });
@@ -25,6 +27,7 @@ describe("demo flags", () => {
     [["now"], 'unexpected argument "now"'],
     [["--toString=1"], "unknown option --toString"],
     [["--webhook=yes"], "--webhook takes no value"],
+    [["--cluster", "0"], '--cluster must be a whole number >= 1, got "0"'],
   ])("%j is a UsageError: %s", (argv, message) => {
     expect(() => parseDemoArgs(argv)).toThrow(new UsageError(message));
   });
