@@ -2,7 +2,6 @@ import type { AbortSignal as GrammySignal } from "abort-controller";
 import type { Update } from "grammy/types";
 import { hash } from "../util/hash.js";
 import { describeError, logger } from "../util/log.js";
-import { noop } from "../util/noop.js";
 import type {
   Cluster,
   ClusterContext,
@@ -12,9 +11,13 @@ import type {
 } from "./cluster.js";
 import { Leadership } from "./leader.js";
 import { nextShare, Partitions } from "./partitions.js";
-import { claimName, connect } from "./redis-connection.js";
 import {
-  type RedisClient,
+  type Connections,
+  claimName,
+  closeConnections,
+  openConnections,
+} from "./redis-connection.js";
+import {
   type RedisClusterOptions,
   type ValidClusterOptions,
   validateClusterOptions,
@@ -66,8 +69,7 @@ export function redisCluster(options: RedisClusterOptions): Cluster {
 
 /** What a replica holds once connected and registered. */
 interface Joined<Y extends { update_id: number }> {
-  client: RedisClient;
-  reader: RedisClient;
+  connections: Connections;
   partitions: Partitions<Y>;
   leader: Leadership<Y>;
   polling: Promise<void>;
@@ -136,8 +138,7 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
       joined.leader.stopRenewing();
       await Promise.all([joined.polling, joined.beating]);
       joined.partitions.close();
-      joined.reader.destroy();
-      if (this.settings.client === undefined) joined.client.destroy();
+      closeConnections(joined.connections, this.settings.client);
     }
     this.pollLife = new AbortController();
     this.beatLife = new AbortController();
@@ -157,10 +158,8 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
   }
 
   private async join(signal: GrammySignal): Promise<Joined<Y>> {
-    const client = this.settings.client ?? (await connect(this.settings.url ?? ""));
-    const reader = client.duplicate();
-    reader.on("error", noop);
-    await reader.connect();
+    const connections = await openConnections(this.settings.client, this.settings.url);
+    const { client, reader } = connections;
     await this.context.fetcher.init(signal);
     const botId = this.context.botId();
     const keys = new Keys(this.settings.name ?? String(botId), this.settings.partitions);
@@ -190,8 +189,7 @@ class RedisMember<Y extends { update_id: number }> implements ClusterMember<Y> {
       log(`${what} ended: ${describeError(error)}`);
     };
     const joined: Joined<Y> = {
-      client,
-      reader,
+      connections,
       partitions,
       leader,
       polling: leader.run(this.pollLife.signal).catch(ended("polling")),

@@ -4,8 +4,10 @@
  */
 import { createClient } from "redis";
 import { describeError, logger } from "../util/log.js";
+import { noop } from "../util/noop.js";
+import { DeadlineRedis } from "./redis-deadline.js";
 import type { RedisClient } from "./redis-options.js";
-import type { Keys } from "./redis-store.js";
+import type { Keys, RedisLike } from "./redis-store.js";
 
 const log = logger("cluster");
 
@@ -34,9 +36,45 @@ export async function connect(url: string): Promise<RedisClient> {
   return client;
 }
 
+/** A replica's two connections: `client` for short calls, `reader` for blocking reads. */
+export interface Connections {
+  client: DeadlineRedis;
+  reader: DeadlineRedis;
+}
+
+/**
+ * Opens the replica's connections, both behind a deadline: the user's
+ * `client` if given (never closed or replaced by us), else one to `url`; the
+ * reader is always a duplicate of ours to make.
+ *
+ * @example
+ * ```ts
+ * const { client, reader } = await openConnections(undefined, "redis://127.0.0.1:6379");
+ * ```
+ */
+export async function openConnections(
+  given: RedisClient | undefined,
+  url: string | undefined,
+): Promise<Connections> {
+  const client = given ?? (await connect(url ?? ""));
+  const reader = client.duplicate();
+  reader.on("error", noop);
+  await reader.connect();
+  return {
+    client: new DeadlineRedis(client, given === undefined),
+    reader: new DeadlineRedis(reader, true),
+  };
+}
+
+/** Closes what {@link openConnections} opened; calls under way reject. */
+export function closeConnections(connections: Connections, given: RedisClient | undefined): void {
+  connections.reader.destroy();
+  if (given === undefined) connections.client.destroy();
+}
+
 /** Records which bot uses this name; refuses a name another bot uses. */
 export async function claimName(
-  client: RedisClient,
+  client: RedisLike,
   keys: Keys,
   botId: number,
   name: string | undefined,

@@ -9,7 +9,6 @@ import type { AbortSignal as GrammySignal } from "abort-controller";
 import type { Update } from "grammy/types";
 import { hash } from "../util/hash.js";
 import { describeError, logger } from "../util/log.js";
-import { noop } from "../util/noop.js";
 import { sleep } from "../util/timers.js";
 import type {
   ClusterContext,
@@ -18,9 +17,14 @@ import type {
   WebhookClusterOptions,
 } from "./cluster.js";
 import { nextShare, Partitions } from "./partitions.js";
-import { claimName, connect } from "./redis-connection.js";
-import type { RedisClient, ValidClusterOptions } from "./redis-options.js";
-import { evalScript, Keys } from "./redis-store.js";
+import {
+  type Connections,
+  claimName,
+  closeConnections,
+  openConnections,
+} from "./redis-connection.js";
+import type { ValidClusterOptions } from "./redis-options.js";
+import { evalScript, Keys, type RedisLike } from "./redis-store.js";
 import { StoreHealth } from "./store-health.js";
 
 const log = logger("cluster");
@@ -61,8 +65,8 @@ export function seenKey(name: string): string {
 }
 
 interface Joined<Y extends { update_id: number }> {
-  client: RedisClient;
-  reader: RedisClient;
+  client: RedisLike;
+  connections: Connections;
   keys: Keys;
   seen: string;
   partitions: Partitions<Y>;
@@ -141,8 +145,7 @@ export class RedisWebhookMember<Y extends { update_id: number }>
     await joined.beating;
     joined.partitions.close();
     // Not waiting for stores under way: destroying the client rejects them (answered 503).
-    joined.reader.destroy();
-    if (this.settings.client === undefined) joined.client.destroy();
+    closeConnections(joined.connections, this.settings.client);
   }
 
   stats(): ClusterStats {
@@ -169,10 +172,8 @@ export class RedisWebhookMember<Y extends { update_id: number }>
 
   private async connect(): Promise<Joined<Y>> {
     if (this.life.signal.aborted) throw new Error("the webhook replica has stopped");
-    const client = this.settings.client ?? (await connect(this.settings.url ?? ""));
-    const reader = client.duplicate();
-    reader.on("error", noop);
-    await reader.connect();
+    const connections = await openConnections(this.settings.client, this.settings.url);
+    const { client, reader } = connections;
     await this.context.fetcher.init(this.life.signal as unknown as GrammySignal);
     const botId = this.context.botId();
     const name = this.settings.name ?? String(botId);
@@ -184,7 +185,7 @@ export class RedisWebhookMember<Y extends { update_id: number }>
     const beating = partitions.run(this.life.signal).catch((error: unknown) => {
       log(`the heartbeat ended: ${describeError(error)}`);
     });
-    this.current = { client, reader, keys, seen: seenKey(name), partitions, beating };
+    this.current = { client, connections, keys, seen: seenKey(name), partitions, beating };
     log(`webhook replica ${this.replica} joined with ${keys.streams.length} partitions`);
     return this.current;
   }

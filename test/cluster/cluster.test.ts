@@ -8,6 +8,7 @@ import { redisCluster } from "../../src/redis/index.js";
 import { botFor, failOnUnhandled, useFakeApi } from "../helpers/bot.js";
 import { Handled } from "../helpers/handled.js";
 import { dropKeys, keysOf, startRedisServer, uniqueName, useRedis } from "../helpers/redis.js";
+import { SilentableProxy } from "../helpers/redis-proxy.js";
 
 const redis = useRedis();
 
@@ -151,6 +152,35 @@ describe("redisCluster()", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it("resumes after Redis stops answering on connections it keeps open", async () => {
+    const name = newName("silent");
+    const proxy = await SilentableProxy.start(Number(new URL(redis.url).port || 6379));
+    const seen = new Handled();
+    const handles = [
+      replica(name, seen, { url: proxy.url }),
+      replica(name, seen, { url: proxy.url }),
+    ];
+    try {
+      const first = ctx.api.pushMessages({ count: 100, chats: 10 });
+      await ctx.api.waitFor(() => seen.distinct() >= 30, 15_000);
+      const opened = proxy.accepted;
+      proxy.silence();
+      // Every connection now hangs without an error: only a missed deadline makes a replica open another.
+      await ctx.api.waitFor(() => proxy.accepted > opened, 30_000);
+      const during = ctx.api.pushMessages({ count: 100, chats: 10 });
+      proxy.restore();
+      await ctx.api.waitFor(() => seen.distinct() === 200, 60_000);
+      await Promise.all(handles.map((h) => h.stop()));
+      for (const h of handles) await expect(h.task()).resolves.toBeUndefined();
+      seen.expectComplete(200);
+      expect(ctx.api.stats.maxConcurrentPolls).toBe(1);
+      expect(ctx.api.stats.confirmedOffset).toBe(during[during.length - 1].update_id + 1);
+      expect(first[0].update_id).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 });
 
 describe("replays", () => {
