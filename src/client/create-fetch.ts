@@ -103,9 +103,8 @@ export function createFetch(options?: FetchClientOptions): BotApiFetch {
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) return Promise.reject(abortError(href));
     try {
-      const { dispatcher, origin, path } = pools.route(href);
-      const request = requestOptions(init, origin, path);
-      return send(dispatcher, request, href, signal);
+      const request = requestOptions(init);
+      return send(pools.route(href, request), request, href, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -113,13 +112,12 @@ export function createFetch(options?: FetchClientOptions): BotApiFetch {
   return Object.assign(fetch, { close: () => pools.close() });
 }
 
-/** undici's options for one request, after checking what grammY (or the caller) passed. */
-function requestOptions(
-  init: FetchInit | undefined,
-  origin: string,
-  path: string,
-): Dispatcher.DispatchOptions {
-  if (init === undefined) return { origin, path, method: "GET" };
+/**
+ * undici's options for one request, after checking what grammY (or the caller)
+ * passed; `origin` and `path` are filled in by {@link Pools.route}.
+ */
+function requestOptions(init: FetchInit | undefined): Dispatcher.DispatchOptions {
+  if (init === undefined) return { origin: "", path: "", method: "GET" };
   for (const key in init) {
     if (!isKnownInit(key))
       throw new TypeError(
@@ -129,8 +127,8 @@ function requestOptions(
   checkAgent(init.agent);
   const body = init.body ?? null;
   return {
-    origin,
-    path,
+    origin: "",
+    path: "",
     method: init.method ?? "GET",
     headers: headersOf(init.headers),
     body: body as Dispatcher.DispatchOptions["body"],
@@ -139,20 +137,27 @@ function requestOptions(
 
 /**
  * The headers as undici's flat array. grammY's JSON calls all carry the same
- * two, whose array is shared; `connection` is left to the pool.
+ * one, whose array is shared (no copy, no lower-casing); `connection` is left
+ * to the pool.
  */
 function headersOf(headers: Record<string, string> | undefined): string[] | undefined {
-  if (headers === undefined) return undefined;
   let out: string[] | undefined;
   for (const name in headers) {
     const value = headers[name];
-    if (name.toLowerCase() === "connection" || value === undefined) continue;
+    if (value === undefined || isConnection(name)) continue;
+    if (out === undefined && name === "content-type" && value === "application/json") {
+      out = JSON_HEADERS;
+      continue;
+    }
+    if (out === JSON_HEADERS) out = [...JSON_HEADERS];
     out ??= [];
     out.push(name, String(value));
   }
-  if (out?.length === 2 && out[0] === "content-type" && out[1] === "application/json")
-    return JSON_HEADERS;
   return out;
+}
+
+function isConnection(name: string): boolean {
+  return name.length === 10 && name.toLowerCase() === "connection";
 }
 
 /** The pools of one client, one per origin, created on first use. */
@@ -164,10 +169,14 @@ class Pools {
 
   constructor(private readonly opts: ResolvedOptions) {}
 
-  route(url: string): { dispatcher: Dispatcher; origin: string; path: string } {
+  /** The dispatcher for `url`; sets `request.origin` and `request.path`. */
+  route(url: string, request: Dispatcher.DispatchOptions): Dispatcher {
     const last = this.lastOrigin;
-    if (this.lastPool !== undefined && url.startsWith(last) && url.charCodeAt(last.length) === 47)
-      return { dispatcher: this.lastPool, origin: last, path: url.slice(last.length) };
+    if (this.lastPool !== undefined && url.startsWith(last) && url.charCodeAt(last.length) === 47) {
+      request.origin = last;
+      request.path = url.slice(last.length);
+      return this.lastPool;
+    }
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -186,7 +195,9 @@ class Pools {
       this.lastOrigin = origin;
       this.lastPool = dispatcher;
     }
-    return { dispatcher, origin, path };
+    request.origin = origin;
+    request.path = path;
+    return dispatcher;
   }
 
   private pool(origin: string): Pool {

@@ -51,6 +51,14 @@ describe("createFetch()", () => {
     expect(seen[0].headers["x-extra"]).toBe("1");
     expect(seen[0].headers["content-type"]).toBe("application/json");
     expect(seen[0].headers.connection).toBe("keep-alive");
+    // grammY's own JSON headers, whose undici form is shared, stay without the extra one.
+    await fetchFn(`${base}/bot1:x/getMe`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(seen[1].headers["content-type"]).toBe("application/json");
+    expect(seen[1].headers["x-extra"]).toBeUndefined();
   });
 
   it("answers with status, ok, headers, text and arrayBuffer", async () => {
