@@ -3,10 +3,9 @@
  * (in memory) started for this bot process, so that its CPU time counts only
  * this run's commands.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { createServer, Socket } from "node:net";
-import { setTimeout as delay } from "node:timers/promises";
+import type { ChildProcess } from "node:child_process";
 import { createClient } from "redis";
+import { startRedisServer } from "../../test/helpers/redis-server.js";
 
 export interface BenchRedis {
   url: string;
@@ -22,12 +21,9 @@ export async function benchRedis(): Promise<BenchRedis> {
   let child: ChildProcess | undefined;
   let url = process.env.REDIS_URL || undefined;
   if (url === undefined) {
-    const port = await freePort();
-    child = spawn("redis-server", ["--port", String(port), "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
-    await untilReachable(port);
-    url = `redis://127.0.0.1:${port}`;
+    const started = await startRedisServer();
+    child = started.process;
+    url = started.url;
   }
   const admin = createClient({ url });
   await admin.connect();
@@ -60,32 +56,4 @@ export async function benchRedis(): Promise<BenchRedis> {
 /** A cluster name unique to this bot process, so that `close()` finds its keys. */
 export function benchClusterName(label: string): string {
   return `bench-${process.pid}-${label}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-async function untilReachable(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const socket = new Socket();
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-      socket.connect(port, "127.0.0.1");
-    });
-    if (up) return;
-    await delay(50);
-  }
-  throw new Error(`redis-server did not start on port ${port} (is it on PATH?)`);
 }
